@@ -1,0 +1,164 @@
+import LinearAlgebra
+
+/// The feature matrix Phi (N x M) of a training set: either held in memory
+/// (a caller's own embeddings, or features materialised once), or generated
+/// block by block from a `FeatureMap` and the inputs X (N x d).
+///
+/// Every operation the engine needs from Phi is offered on a subset S of its
+/// rows and walks Phi in column blocks of `blockSize`, so in the generated
+/// form memory stays O(|S| * blockSize) beyond the result.
+public struct FeatureSource: Sendable {
+    enum Storage: Sendable {
+        case materialized(Matrix)
+        case generated(any FeatureMap, inputs: Matrix)
+    }
+
+    let storage: Storage
+    /// N, the number of samples (rows of Phi).
+    public let sampleCount: Int
+    /// M, the number of features (columns of Phi).
+    public let featureCount: Int
+    /// Columns of Phi per block in Gram accumulation and products.
+    public var blockSize: Int = 2048
+
+    /// A caller's feature matrix (N x M), of any origin.
+    /// - Throws: `nonFinite` naming the first NaN or infinity.
+    public static func materialized(_ phi: Matrix) throws -> FeatureSource {
+        try phi.requireFinite("the feature matrix")
+        return FeatureSource(storage: .materialized(phi), sampleCount: phi.rows, featureCount: phi.columns)
+    }
+
+    /// Features generated on demand by `map` from `inputs` (N x d).
+    /// - Throws: `shapeMismatch` when d differs from the map's; `nonFinite`.
+    public static func generated(by map: any FeatureMap, inputs: Matrix) throws -> FeatureSource {
+        guard inputs.columns == map.inputDimension else {
+            throw UnlearningError.shapeMismatch("the feature map takes \(map.inputDimension)-dimensional inputs, the data has \(inputs.columns) columns")
+        }
+        try inputs.requireFinite("the inputs")
+        return FeatureSource(storage: .generated(map, inputs: inputs), sampleCount: inputs.rows, featureCount: map.featureCount)
+    }
+
+    /// Whether Phi is held in memory.
+    public var isMaterialized: Bool {
+        if case .materialized = storage { return true }
+        return false
+    }
+
+    /// The feature map, when the features are generated.
+    public var featureMap: (any FeatureMap)? {
+        if case let .generated(map, _) = storage { return map }
+        return nil
+    }
+
+    /// The same features held in memory (N x M doubles).
+    /// - Complexity: one generation of Phi, O(N M d).
+    public func materialize() throws -> FeatureSource {
+        if isMaterialized { return self }
+        var copy = try FeatureSource.materialized(rows(Array(0..<sampleCount)))
+        copy.blockSize = blockSize
+        return copy
+    }
+
+    func checkRows(_ rows: [Int]) throws(UnlearningError) {
+        if let bad = rows.first(where: { $0 < 0 || $0 >= sampleCount }) {
+            throw .invalidArgument("feature row \(bad) out of 0..<\(sampleCount)")
+        }
+    }
+
+    private func isAllRows(_ rows: [Int]) -> Bool {
+        guard rows.count == sampleCount else { return false }
+        for (k, r) in rows.enumerated() where r != k { return false }
+        return true
+    }
+
+    /// Calls `body(J, Phi[S, J])` for consecutive column blocks J.
+    func forEachColumnBlock(rows: [Int], _ body: (Range<Int>, Matrix) throws -> Void) throws {
+        try checkRows(rows)
+        let all = isAllRows(rows)
+        let step = max(1, blockSize)
+        switch storage {
+        case let .materialized(phi):
+            let sub = all ? phi : nil
+            for lo in stride(from: 0, to: featureCount, by: step) {
+                let cols = lo..<min(featureCount, lo + step)
+                let block = try sub?.selectingColumns(cols) ?? phi.selectingColumns(cols).selectingRows(rows)
+                try body(cols, block)
+            }
+        case let .generated(map, inputs):
+            let x = all ? inputs : try inputs.selectingRows(rows)
+            for lo in stride(from: 0, to: featureCount, by: step) {
+                let cols = lo..<min(featureCount, lo + step)
+                try body(cols, try map.features(of: x, columns: cols))
+            }
+        }
+    }
+
+    /// Phi_S (|S| x M), materialised.
+    /// - Complexity: O(|S| M) memory; O(|S| M d) to generate.
+    public func rows(_ rows: [Int]) throws -> Matrix {
+        try checkRows(rows)
+        switch storage {
+        case let .materialized(phi):
+            return isAllRows(rows) ? phi : try phi.selectingRows(rows)
+        case let .generated(map, inputs):
+            return try map.features(of: inputs.selectingRows(rows))
+        }
+    }
+
+    /// The Gram matrix Phi_S Phi_S^T + ridge I (|S| x |S|, both triangles),
+    /// accumulated over column blocks with `dsyrk`.
+    /// - Complexity: |S|^2 M flops (plus generation); memory O(|S|^2 + |S| blockSize).
+    public func gram(rows: [Int], ridge: Double = 0) throws -> Matrix {
+        var k = Matrix(rows: rows.count, columns: rows.count)
+        try forEachColumnBlock(rows: rows) { _, block in
+            try k.addGram(of: block)
+        }
+        k.symmetrizeFromLower()
+        k.addToDiagonal(ridge)
+        return k
+    }
+
+    /// The primal matrix Phi_S^T Phi_S + ridge I (M x M), accumulated over row
+    /// blocks of Phi_S with `dsyrk`.
+    /// - Complexity: |S| M^2 flops; memory O(M^2 + M * rowBlock).
+    public func covariance(rows: [Int], ridge: Double = 0) throws -> Matrix {
+        try checkRows(rows)
+        var h = Matrix(rows: featureCount, columns: featureCount)
+        let step = max(1, min(blockSize, 4096))
+        for lo in stride(from: 0, to: rows.count, by: step) {
+            let chunk = try self.rows(Array(rows[lo..<min(rows.count, lo + step)]))
+            try h.addGram(of: chunk, transposing: true)
+        }
+        h.symmetrizeFromLower()
+        h.addToDiagonal(ridge)
+        return h
+    }
+
+    /// Phi_S theta (|S| x C) for parameters theta (M x C).
+    /// - Complexity: 2 |S| M C flops (plus generation).
+    public func apply(rows: [Int], to theta: Matrix) throws -> Matrix {
+        guard theta.rows == featureCount else {
+            throw UnlearningError.shapeMismatch("parameters have \(theta.rows) rows for \(featureCount) features")
+        }
+        var out = Matrix(rows: rows.count, columns: theta.columns)
+        try forEachColumnBlock(rows: rows) { cols, block in
+            let part = try theta.selectingRows(Array(cols))
+            try out.addProduct(block, part)
+        }
+        return out
+    }
+
+    /// Phi_S^T a (M x C) for dual coefficients a (|S| x C).
+    /// - Complexity: 2 |S| M C flops (plus generation).
+    public func applyTransposed(rows: [Int], to a: Matrix) throws -> Matrix {
+        guard a.rows == rows.count else {
+            throw UnlearningError.shapeMismatch("coefficients have \(a.rows) rows for \(rows.count) samples")
+        }
+        var out = Matrix(rows: featureCount, columns: a.columns)
+        try forEachColumnBlock(rows: rows) { cols, block in
+            let part = try Matrix.product(block, a, transposingFirst: true)
+            try out.setRows(cols, to: part)
+        }
+        return out
+    }
+}

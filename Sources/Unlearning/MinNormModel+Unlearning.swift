@@ -1,0 +1,252 @@
+import LinearAlgebra
+
+extension MinNormModel {
+    /// The dual quantities of deleting the positions F (DESIGN.md (4)):
+    /// G[:, F] = K^{-1} E_F by k pairs of triangular solves, and
+    /// Z = G[F, F]^{-1} A[F]. Then Delta A = -G[:, F] Z, and the MUSO labels
+    /// are Ytilde_F = Phi_F theta_R = Y_F - Z (for any eps: with A' = A + Delta
+    /// A, K A' = T - E_F Z, and A'_F = 0, so (K A')_F = K_FR A_R = T_F - Z).
+    /// - Complexity: 2 N^2 k + k^3 / 3 + 2 k^2 C flops.
+    func dualDeletion(_ f: [Int]) throws -> (gF: Matrix, z: Matrix) {
+        let n = rows.count, k = f.count
+        var e = Matrix(rows: n, columns: k)
+        for (c, p) in f.enumerated() { e[p, c] = 1 }
+        let gF = try factor.solve(e)
+        var gFF = try gF.selectingRows(f)
+        // G_FF is symmetric positive definite (a principal block of K^{-1});
+        // average out the rounding asymmetry of the two solves.
+        for j in 0..<k { for i in (j + 1)..<max(k, j + 1) where i < k {
+            let s = 0.5 * (gFF[i, j] + gFF[j, i]); gFF[i, j] = s; gFF[j, i] = s
+        } }
+        let blockFactor: Cholesky
+        do {
+            blockFactor = try Cholesky(factoring: gFF)
+        } catch {
+            throw UnlearningError.notPositiveDefinite(
+                form: "dual", detail: "the block G[F, F] of K^{-1} for the \(k) requested samples is not numerically positive definite",
+                advice: "K is too ill-conditioned for an exact deletion; use ridge > 0.")
+        }
+        let z = try blockFactor.solve(dualCoefficients!.selectingRows(f))
+        return (gF, z)
+    }
+
+    /// Forgets the samples `ids` exactly, in closed form, and updates the
+    /// model in place so that it equals the model retrained on the rest.
+    ///
+    /// Dual form (DESIGN.md (4)): Delta A = -G[:, F] G[F, F]^{-1} A[F] with
+    /// G = K^{-1}; then A_R(new) = (A + Delta A)[R], theta_R = theta + Phi^T
+    /// Delta A, and the factor of K_RR comes from the factor of K by Givens
+    /// deletion of the rows/columns F. Exact for every eps >= 0.
+    ///
+    /// Primal form: H_R = H - Phi_F^T Phi_F by a rank-k downdate of the
+    /// factor, b_R = b - Phi_F^T T_F, theta_R = theta0 + H_R^{-1} b_R. Fails, and
+    /// says so, when Phi_R loses full column rank (eps = 0).
+    ///
+    /// The model is changed only if the whole update succeeds.
+    ///
+    /// - Parameters:
+    ///   - ids: the sample ids to forget (distinct, known, not all).
+    ///   - verification: `.cheap` (default) or `.oracle(route)` to also retrain
+    ///     and report the distance.
+    ///   - updateParameters: when false (dual form), the cached theta is
+    ///     dropped instead of updated (saves 2 N M C flops; `parameters()`
+    ///     recomputes it on demand).
+    /// - Throws: `emptyRequest`, `unknownIDs`, `repeatedIDs`,
+    ///   `forgetsEverySample`, `rankDeficientAfterDeletion`,
+    ///   `notPositiveDefinite`.
+    /// - Complexity: dual O(N^2 k + k^3 + N k C) plus 2 N M C for theta;
+    ///   primal O(M^2 k + M^2 C + k M C) plus generating Phi_F. No
+    ///   refactorisation.
+    @discardableResult
+    public mutating func forget(ids requested: [Int], verification: Verification = .cheap,
+                                updateParameters: Bool = true) throws -> UnlearningResult {
+        let f = try positions(of: requested)
+        let keep = complement(of: f)
+        var oracle: Matrix?
+        var route: RetrainingRoute?
+        if case let .oracle(r) = verification {
+            oracle = try retrainedParameters(excluding: requested, route: r)
+            route = r
+        }
+        let newTargets = try targets.selectingRows(keep)
+        let newOffsets = try offsetTargets.selectingRows(keep)
+        let certificate: Certificate
+        switch form {
+        case .dual:
+            let a = dualCoefficients!
+            let (gF, z) = try dualDeletion(f)
+            var delta = Matrix(rows: rows.count, columns: a.columns)
+            try delta.addProduct(gF, z, alpha: -1, beta: 0)
+            let updated = try a + delta
+            let aR = try updated.selectingRows(keep)
+            let leftover = try updated.selectingRows(f)
+            var newFactor = factor
+            try newFactor.delete(indices: f)
+            var theta: Matrix?
+            if updateParameters, let cached = cachedParameters {
+                theta = try cached + features.applyTransposed(rows: rows, to: delta)
+            }
+            let residual = try newFactor.multiply(aR) - newOffsets
+            certificate = Certificate(
+                isExact: true, stationarityResidual: relative(residual, to: newOffsets),
+                forgottenCoefficientResidual: relative(leftover, to: aR),
+                conditionEstimate: try newFactor.conditionEstimate(), order: keep.count)
+            // Commit.
+            factor = newFactor
+            dualCoefficients = aR
+            cachedParameters = theta
+        case .primal:
+            let phiF = try features.rows(f.map { rows[$0] })
+            let newFactor = try downdatedFactor(removing: phiF, retained: keep.count)
+            let offsetsF = try offsetTargets.selectingRows(f)
+            var b = moment!
+            try b.addProduct(phiF, offsetsF, transposingFirst: true, alpha: -1, beta: 1)
+            let step = try newFactor.solve(b)
+            let residual = try newFactor.multiply(step) - b
+            certificate = Certificate(
+                isExact: true, stationarityResidual: relative(residual, to: b),
+                conditionEstimate: try newFactor.conditionEstimate(), order: featureCount)
+            factor = newFactor
+            moment = b
+            cachedParameters = try initialParameters + step
+        }
+        let removedIDs = f.map { ids[$0] }
+        rows = keep.map { rows[$0] }
+        ids = keep.map { ids[$0] }
+        positionOfID = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
+        targets = newTargets
+        offsetTargets = newOffsets
+        var result = UnlearningResult(forgottenIDs: removedIDs, certificate: certificate)
+        if let oracle {
+            result.certificate.oracleDistance = try distance(of: parameters(), toRetrained: oracle)
+            result.certificate.oracleRoute = route
+        }
+        return result
+    }
+
+    /// The primal factor of H - Phi_F^T Phi_F, or the error that explains why
+    /// the retained samples no longer determine theta.
+    func downdatedFactor(removing phiF: Matrix, retained: Int) throws -> Cholesky {
+        var newFactor = factor
+        do {
+            try newFactor.downdate(removing: phiF)
+        } catch {
+            guard case LinearAlgebraError.notPositiveDefinite = error else { throw error }
+            let detail = "without the \(phiF.rows) requested samples, the \(retained) retained ones no longer give Phi_R^T Phi_R\(ridge > 0 ? " + eps I" : "") full rank M = \(featureCount) (numerically)"
+            let advice = ridge > 0
+                ? "The ridge is too small for the retained data; refit with a larger ridge."
+                : "Refit with ridge > 0, or use the dual form, or the pseudo-inverse route (retrainedParameters(excluding:route: .pseudoInverse))."
+            throw UnlearningError.rankDeficientAfterDeletion(detail: detail, advice: advice)
+        }
+        return newFactor
+    }
+
+    /// The MUSO optimal labels (DESIGN.md (3)) for the samples `ids`: the
+    /// retrained model's own predictions Ytilde_F = Phi_F theta_R, in the
+    /// order of `ids`.
+    ///
+    /// Dual form: Ytilde_F = Y_F - G[F, F]^{-1} A[F] (see `dualDeletion`), the
+    /// leave-k-out identity, without forming theta_R or touching Phi. Primal:
+    /// theta_R from a downdated copy of the factor, then Phi_F theta_R.
+    /// - Complexity: dual O(N^2 k + k^3 + k^2 C); primal O(M^2 (k + C) + k M C).
+    public func optimalLabels(forgetting ids: [Int]) throws -> Matrix {
+        let f = try positions(of: ids)
+        switch form {
+        case .dual:
+            let (_, z) = try dualDeletion(f)
+            return try targets.selectingRows(f) - z
+        case .primal:
+            var copy = self
+            try copy.forget(ids: ids)
+            let phiF = try features.rows(f.map { rows[$0] })
+            return try Matrix.product(phiF, copy.parameters())
+        }
+    }
+
+    /// Fine-tunes from `start` on the current training set relabeled with
+    /// `newTargets` (n x C, model order), in closed form: the limit of
+    /// gradient descent from `start` on ||Phi theta - Ytilde||^2 (+ eps
+    /// ||theta - start||^2),
+    ///
+    ///     theta = start + Phi^T K^{-1} (Ytilde - Phi start)        (dual)
+    ///     theta = start + H^{-1} Phi^T (Ytilde - Phi start)        (primal)
+    ///
+    /// reusing the model's factor.
+    /// - Complexity: 4 N M C + O(N^2 C) (dual) or O(M^2 C) (primal).
+    public func fineTuned(from start: Matrix, targets newTargets: Matrix) throws -> Matrix {
+        guard start.rows == featureCount, start.columns == outputCount else {
+            throw UnlearningError.shapeMismatch("start is \(start.rows) x \(start.columns), expected \(featureCount) x \(outputCount)")
+        }
+        guard newTargets.rows == rows.count, newTargets.columns == outputCount else {
+            throw UnlearningError.shapeMismatch("targets are \(newTargets.rows) x \(newTargets.columns), expected \(rows.count) x \(outputCount)")
+        }
+        try newTargets.requireFinite("the relabeled targets")
+        let residual = try newTargets - features.apply(rows: rows, to: start)
+        switch form {
+        case .dual:
+            return try start + features.applyTransposed(rows: rows, to: factor.solve(residual))
+        case .primal:
+            return try start + factor.solve(features.applyTransposed(rows: rows, to: residual))
+        }
+    }
+
+    /// The targets with the rows of `ids` replaced by their MUSO optimal
+    /// labels: Ytilde_R = Y_R, Ytilde_F = Phi_F theta_R (model order).
+    public func relabeledTargets(forgetting ids: [Int]) throws -> Matrix {
+        let f = try positions(of: ids)
+        let labels = try optimalLabels(forgetting: ids)
+        var y = targets
+        for (r, p) in f.enumerated() { for c in 0..<outputCount { y[p, c] = labels[r, c] } }
+        return y
+    }
+
+    /// MUSO by relabeling and fine-tuning in closed form: theta* fine-tuned on
+    /// the relabeled targets. With eps = 0 the result is theta_R exactly, in
+    /// both regimes (over-parameterised: theta_R - theta* lies in the row
+    /// space of Phi; under-parameterised: theta_R minimises both parts of the
+    /// relabeled loss). With eps > 0 it is not (the error is O(eps)); the
+    /// certificate says so, and `forget(ids:)` is the exact route there.
+    /// The model is not changed.
+    public func relabelAndFineTune(forgetting ids: [Int],
+                                   verification: Verification = .cheap) throws -> (parameters: Matrix, certificate: Certificate) {
+        let y = try relabeledTargets(forgetting: ids)
+        let theta = try fineTuned(from: parameters(), targets: y)
+        let cert = try fineTuneCertificate(theta, forgetting: ids, verification: verification, exact: ridge == 0)
+        return (theta, cert)
+    }
+
+    /// MUSO by relabeling and fine-tuning with (stochastic) gradient descent
+    /// from theta*, as the paper does: converges to theta_R (eps = 0) at the
+    /// rate of `trainer`; the certificate reports how close it came.
+    public func relabelAndFineTune(forgetting ids: [Int], using trainer: GradientDescent,
+                                   verification: Verification = .cheap) throws -> (parameters: Matrix, certificate: Certificate, run: GradientDescent.Run) {
+        let y = try relabeledTargets(forgetting: ids)
+        let phi = try features.rows(rows)
+        let run = try trainer.train(features: phi, targets: y, from: parameters())
+        let cert = try fineTuneCertificate(run.parameters, forgetting: ids, verification: verification, exact: false)
+        return (run.parameters, cert, run)
+    }
+
+    /// The certificate of a fine-tuned theta: the gradient of the retained
+    /// problem, Phi_R^T (Phi_R theta - Y_R) + eps (theta - theta0), relative to
+    /// its value at theta0, and the oracle distance when asked for.
+    func fineTuneCertificate(_ theta: Matrix, forgetting ids: [Int], verification: Verification,
+                             exact: Bool) throws -> Certificate {
+        let keep = complement(of: try positions(of: ids))
+        let keptRows = keep.map { rows[$0] }
+        let yR = try targets.selectingRows(keep)
+        let fitted = try features.apply(rows: keptRows, to: theta) - yR
+        var gradient = try features.applyTransposed(rows: keptRows, to: fitted)
+        if ridge > 0 { gradient = try gradient + ridge * (theta - initialParameters) }
+        let reference = try features.applyTransposed(rows: keptRows, to: offsetTargets.selectingRows(keep))
+        var cert = Certificate(
+            isExact: exact, stationarityResidual: relative(gradient, to: reference),
+            note: ridge > 0 ? "ridge > 0: relabeling the forgotten samples alone is not exact (error O(eps)); forget(ids:) is" : nil)
+        if case let .oracle(route) = verification {
+            let thetaR = try retrainedParameters(excluding: ids, route: route)
+            cert.oracleDistance = try distance(of: theta, toRetrained: thetaR)
+            cert.oracleRoute = route
+        }
+        return cert
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import LinearAlgebra
+
+/// Random Fourier features for the Gaussian kernel
+/// k(x, y) = exp(-||x - y||^2 / (2 sigma^2)) (Rahimi and Recht, 2007), in the
+/// cos/sin pair form:
+///
+///     phi_{2j}(x) = cos(w_j . x) / sqrt(D),  phi_{2j+1}(x) = sin(w_j . x) / sqrt(D),
+///
+/// j = 0 ..< D = M / 2, with frequencies w_j ~ N(0, sigma^{-2} I_d). Then
+/// phi(x) . phi(y) = (1/D) sum_j cos(w_j . (x - y)), an unbiased estimate of
+/// k(x, y) with variance O(1/D), and ||phi(x)||^2 = 1 exactly.
+///
+/// The frequencies are drawn once from `seed` (column j from stream j of
+/// `SeededGenerator`) and kept: d x D doubles.
+public struct RandomFourierFeatures: FeatureMap {
+    public let inputDimension: Int
+    /// M = 2 D (even).
+    public let featureCount: Int
+    /// sigma, the kernel bandwidth.
+    public let bandwidth: Double
+    public let seed: UInt64
+    /// W (d x D): column j is w_j.
+    public let frequencies: Matrix
+
+    /// - Throws: `invalidArgument` unless d >= 1, M >= 2 even and sigma > 0 finite.
+    /// - Complexity: O(d M) normal draws.
+    public init(inputDimension d: Int, featureCount m: Int, bandwidth sigma: Double, seed: UInt64) throws {
+        guard d >= 1 else { throw UnlearningError.invalidArgument("input dimension must be >= 1, got \(d)") }
+        guard m >= 2, m % 2 == 0 else {
+            throw UnlearningError.invalidArgument("random Fourier features come in cos/sin pairs: the feature count must be even and >= 2, got \(m)")
+        }
+        guard sigma > 0, sigma.isFinite else { throw UnlearningError.invalidArgument("bandwidth must be positive and finite, got \(sigma)") }
+        inputDimension = d
+        featureCount = m
+        bandwidth = sigma
+        self.seed = seed
+        frequencies = gaussianColumns(rows: d, columns: m / 2, scale: 1 / sigma, seed: seed)
+    }
+
+    public var summary: String {
+        "random Fourier features (Gaussian kernel, sigma = \(bandwidth)), M = \(featureCount), d = \(inputDimension), seed = \(seed)"
+    }
+
+    /// The block of Phi: one GEMM X W[:, J] (n x |J| x d, multithreaded BLAS)
+    /// followed by cos/sin on all cores.
+    /// - Complexity: O(n d |J| / 2) flops plus |J| n trigonometric calls.
+    public func features(of inputs: Matrix, columns: Range<Int>) throws -> Matrix {
+        try checkBlock(inputs, columns)
+        try inputs.requireFinite("the inputs")
+        let n = inputs.rows
+        var out = Matrix(rows: n, columns: columns.count)
+        if columns.isEmpty || n == 0 { return out }
+        let jlo = columns.lowerBound / 2, jhi = (columns.upperBound + 1) / 2
+        let w = try frequencies.selectingColumns(jlo..<jhi)
+        let projection = try Matrix.product(inputs, w)
+        let scale = 1 / Double(featureCount / 2).squareRoot()
+        let first = columns.lowerBound
+        projection.withUnsafeBufferPointer { pp in
+            out.withUnsafeMutableBufferPointer { po in
+                let src = SharedConstPointer(base: pp.baseAddress!)
+                let dst = SharedPointer(base: po.baseAddress!)
+                parallelChunks(columns.count, minimumChunk: max(1, 16384 / max(n, 1))) { range in
+                    for c in range {
+                        let feature = first + c
+                        let j = feature / 2 - jlo
+                        let s = src.base + j * n, d = dst.base + c * n
+                        if feature % 2 == 0 {
+                            for i in 0..<n { d[i] = scale * cos(s[i]) }
+                        } else {
+                            for i in 0..<n { d[i] = scale * sin(s[i]) }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// The kernel this map approximates, exp(-||x - y||^2 / (2 sigma^2)).
+    public func kernel(_ x: [Double], _ y: [Double]) -> Double {
+        var s = 0.0
+        for i in 0..<min(x.count, y.count) { s += (x[i] - y[i]) * (x[i] - y[i]) }
+        return exp(-s / (2 * bandwidth * bandwidth))
+    }
+}
+
+/// Random ReLU features: phi_j(x) = sqrt(2 / M) max(0, w_j . x + b_j), j < M,
+/// with w_j ~ N(0, sigma^{-2} I_d) and b_j ~ N(0, 1), drawn from `seed`.
+/// (A one-hidden-layer network with a frozen random first layer; the factor
+/// sqrt(2/M) makes phi(x) . phi(y) estimate the first-order arc-cosine kernel.)
+public struct RandomReLUFeatures: FeatureMap {
+    public let inputDimension: Int
+    public let featureCount: Int
+    /// sigma, the scale of the inputs the weights are matched to.
+    public let scale: Double
+    public let seed: UInt64
+    /// W (d x M): column j is w_j.
+    public let weights: Matrix
+    /// b (M).
+    public let biases: [Double]
+
+    /// - Throws: `invalidArgument` unless d, M >= 1 and sigma > 0 finite.
+    public init(inputDimension d: Int, featureCount m: Int, scale sigma: Double = 1, seed: UInt64) throws {
+        guard d >= 1, m >= 1 else { throw UnlearningError.invalidArgument("input dimension and feature count must be >= 1, got d = \(d), M = \(m)") }
+        guard sigma > 0, sigma.isFinite else { throw UnlearningError.invalidArgument("scale must be positive and finite, got \(sigma)") }
+        inputDimension = d
+        featureCount = m
+        scale = sigma
+        self.seed = seed
+        weights = gaussianColumns(rows: d, columns: m, scale: 1 / sigma, seed: seed)
+        var g = SeededGenerator(seed: seed, stream: UInt64.max)
+        biases = (0..<m).map { _ in g.nextNormal() }
+    }
+
+    public var summary: String {
+        "random ReLU features, M = \(featureCount), d = \(inputDimension), scale = \(scale), seed = \(seed)"
+    }
+
+    /// The block of Phi: one GEMM, then bias and ReLU on all cores.
+    /// - Complexity: O(n d |J|) flops.
+    public func features(of inputs: Matrix, columns: Range<Int>) throws -> Matrix {
+        try checkBlock(inputs, columns)
+        try inputs.requireFinite("the inputs")
+        let n = inputs.rows
+        if columns.isEmpty || n == 0 { return Matrix(rows: n, columns: columns.count) }
+        var out = try Matrix.product(inputs, weights.selectingColumns(columns))
+        let factor = (2 / Double(featureCount)).squareRoot()
+        let b = Array(biases[columns])
+        out.withUnsafeMutableBufferPointer { po in
+            let dst = SharedPointer(base: po.baseAddress!)
+            parallelChunks(columns.count, minimumChunk: max(1, 16384 / max(n, 1))) { range in
+                for c in range {
+                    let d = dst.base + c * n, bc = b[c]
+                    for i in 0..<n { d[i] = factor * max(0, d[i] + bc) }
+                }
+            }
+        }
+        return out
+    }
+}
