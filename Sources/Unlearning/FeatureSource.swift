@@ -9,7 +9,8 @@ import LinearAlgebra
 /// form memory stays O(|S| * blockSize) beyond the result.
 public struct FeatureSource: Sendable {
     enum Storage: Sendable {
-        case materialized(Matrix)
+        /// Phi in memory; the map it came from, when there is one.
+        case materialized(Matrix, map: (any FeatureMap)?)
         case generated(any FeatureMap, inputs: Matrix)
     }
 
@@ -25,7 +26,7 @@ public struct FeatureSource: Sendable {
     /// - Throws: `nonFinite` naming the first NaN or infinity.
     public static func materialized(_ phi: Matrix) throws -> FeatureSource {
         try phi.requireFinite("the feature matrix")
-        return FeatureSource(storage: .materialized(phi), sampleCount: phi.rows, featureCount: phi.columns)
+        return FeatureSource(storage: .materialized(phi, map: nil), sampleCount: phi.rows, featureCount: phi.columns)
     }
 
     /// Features generated on demand by `map` from `inputs` (N x d).
@@ -44,17 +45,21 @@ public struct FeatureSource: Sendable {
         return false
     }
 
-    /// The feature map, when the features are generated.
+    /// The feature map, when the features are generated (or were
+    /// materialised from a map).
     public var featureMap: (any FeatureMap)? {
-        if case let .generated(map, _) = storage { return map }
-        return nil
+        switch storage {
+        case let .generated(map, _): return map
+        case let .materialized(_, map): return map
+        }
     }
 
     /// The same features held in memory (N x M doubles).
     /// - Complexity: one generation of Phi, O(N M d).
     public func materialize() throws -> FeatureSource {
         if isMaterialized { return self }
-        var copy = try FeatureSource.materialized(rows(Array(0..<sampleCount)))
+        let phi = try rows(Array(0..<sampleCount))
+        var copy = FeatureSource(storage: .materialized(phi, map: featureMap), sampleCount: sampleCount, featureCount: featureCount)
         copy.blockSize = blockSize
         return copy
     }
@@ -77,7 +82,7 @@ public struct FeatureSource: Sendable {
         let all = isAllRows(rows)
         let step = max(1, blockSize)
         switch storage {
-        case let .materialized(phi):
+        case let .materialized(phi, _):
             let sub = all ? phi : nil
             for lo in stride(from: 0, to: featureCount, by: step) {
                 let cols = lo..<min(featureCount, lo + step)
@@ -98,7 +103,7 @@ public struct FeatureSource: Sendable {
     public func rows(_ rows: [Int]) throws -> Matrix {
         try checkRows(rows)
         switch storage {
-        case let .materialized(phi):
+        case let .materialized(phi, _):
             return isAllRows(rows) ? phi : try phi.selectingRows(rows)
         case let .generated(map, inputs):
             return try map.features(of: inputs.selectingRows(rows))

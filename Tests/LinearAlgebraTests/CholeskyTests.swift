@@ -1,0 +1,155 @@
+import Testing
+import LinearAlgebra
+import TestSupport
+
+@Suite("Cholesky: factor, solve, condition, deletion, downdate")
+struct CholeskyTests {
+    @Test("solve leaves a residual at rounding level, and L L^T reproduces the matrix")
+    func solveAndReconstruct() throws {
+        let a = Fixtures.spd(40, seed: 11)
+        let b = Fixtures.gaussian(40, 3, seed: 12)
+        let c = try Cholesky(factoring: a)
+        let x = try c.solve(b)
+        let residual = try Fixtures.naiveProduct(a, x) - b
+        #expect(residual.frobeniusNorm / (a.frobeniusNorm * x.frobeniusNorm) < 1e-15)
+        #expect(try Matrix.relativeDistance(c.reconstructed(), a) < 1e-14)
+        #expect(try Matrix.relativeDistance(c.multiply(x), b) < 1e-13)
+        for i in 0..<40 { for j in (i + 1)..<40 { #expect(c.lowerFactor[i, j] == 0) } }
+        // Triangular solves compose to the full solve.
+        let y = try c.solveTriangular(c.solveTriangular(b), transposed: true)
+        #expect(try Matrix.relativeDistance(y, x) < 1e-13)
+    }
+
+    @Test("an indefinite matrix is refused by dpotrf, naming the leading minor")
+    func notPositiveDefinite() throws {
+        var a = Fixtures.spd(5, seed: 13)
+        a[3, 3] = -100
+        #expect(throws: LinearAlgebraError.notPositiveDefinite(routine: "dpotrf", order: 4)) { try Cholesky(factoring: a) }
+        let message = errorMessage { _ = try Cholesky(factoring: a) }
+        #expect(message.contains("dpotrf") && message.contains("order 4"))
+        #expect(errorMessage { _ = try Cholesky(factoring: Matrix(rows: 2, columns: 3)) }.contains("2 x 3 is not square"))
+        var n = Fixtures.spd(3, seed: 14)
+        n[1, 0] = .infinity
+        #expect(errorMessage { _ = try Cholesky(factoring: n) }.contains("row 1, column 0"))
+        let c = try Cholesky(factoring: Fixtures.spd(3, seed: 1))
+        #expect(errorMessage { _ = try c.solve(Matrix(rows: 4, columns: 1)) }.contains("4 x 1 for order 3"))
+    }
+
+    @Test("condition estimate brackets the exact 1-norm condition number")
+    func conditionEstimate() throws {
+        // Hilbert matrix: badly conditioned, exact value from Gauss-Jordan.
+        for n in [4, 6, 8] {
+            let h = Fixtures.hilbert(n)
+            let exact = Fixtures.exactOneNormCondition(h)
+            let estimate = try Cholesky(factoring: h).conditionEstimate()
+            #expect(estimate <= exact * 1.0001 && estimate >= exact / 3, "n = \(n): estimate \(estimate), exact \(exact)")
+        }
+        let d = Matrix(rows: 4, columns: 4) { i, j in i == j ? [1.0, 10, 1e-3, 5][i] : 0 }
+        let e = try Cholesky(factoring: d).conditionEstimate()
+        #expect(abs(e - 1e4) / 1e4 < 1e-12)
+        // After a deletion the norm is estimated too (dlacn2).
+        let a = Fixtures.spd(30, seed: 15, shift: 0.1)
+        var c = try Cholesky(factoring: a)
+        try c.delete(indices: [3, 17])
+        let reduced = Fixtures.principal(a, keeping: (0..<30).filter { $0 != 3 && $0 != 17 })
+        let exactReduced = Fixtures.exactOneNormCondition(reduced)
+        let est = try c.conditionEstimate()
+        #expect(est <= exactReduced * 1.0001 && est >= exactReduced / 3)
+    }
+
+    @Test("deleting rows/columns by Givens equals refactorising the reduced matrix",
+          arguments: [[0], [39], [17], [0, 1, 2], [5, 38, 20, 11], Array(stride(from: 0, to: 40, by: 2))])
+    func deletionMatchesRefactorisation(indices: [Int]) throws {
+        let a = Fixtures.spd(40, seed: 16, shift: 0.5)
+        var c = try Cholesky(factoring: a)
+        try c.delete(indices: indices)
+        let keep = (0..<40).filter { !indices.contains($0) }
+        let fresh = try Cholesky(factoring: Fixtures.principal(a, keeping: keep))
+        #expect(c.order == keep.count)
+        // The factor with positive diagonal is unique: compare L itself.
+        let cond = try fresh.conditionEstimate()
+        #expect(try Matrix.relativeDistance(c.lowerFactor, fresh.lowerFactor) < 1e-15 * cond * 40)
+        #expect(c.diagonal.allSatisfy { $0 > 0 })
+        // And solving with it is the same as solving with the reduced matrix.
+        let b = Fixtures.gaussian(keep.count, 2, seed: 17)
+        #expect(try Matrix.relativeDistance(c.solve(b), fresh.solve(b)) < 1e-15 * cond * 40)
+    }
+
+    @Test("deletions one at a time, in any order, equal one deletion of the set")
+    func sequentialDeletion() throws {
+        let a = Fixtures.spd(25, seed: 18)
+        var one = try Cholesky(factoring: a)
+        try one.delete(indices: [20, 3, 9])
+        var seq = try Cholesky(factoring: a)
+        try seq.delete(indices: [3])    // old 20 -> 19, old 9 -> 8
+        try seq.delete(indices: [19])
+        try seq.delete(indices: [8])
+        #expect(try Matrix.relativeDistance(seq.lowerFactor, one.lowerFactor) < 1e-13)
+    }
+
+    @Test("bad deletion indices are refused and leave the factor unchanged")
+    func deletionErrors() throws {
+        var c = try Cholesky(factoring: Fixtures.spd(5, seed: 19))
+        let before = c.lowerFactor
+        #expect(errorMessage { try c.delete(indices: [1, 1]) }.contains("index 1 is repeated"))
+        #expect(errorMessage { try c.delete(indices: [5]) }.contains("index 5 out of 0..<5"))
+        #expect(c.lowerFactor == before)
+    }
+
+    @Test("rank-k downdate equals the factor of K - V^T V")
+    func downdate() throws {
+        let b = Fixtures.gaussian(60, 12, seed: 20)
+        let v = Fixtures.gaussian(4, 12, seed: 21)
+        var k = Fixtures.naiveProduct(b.transposed, b)
+        let kReduced = k
+        k = try k + Fixtures.naiveProduct(v.transposed, v)
+        var c = try Cholesky(factoring: k)
+        try c.downdate(removing: v)
+        let fresh = try Cholesky(factoring: kReduced)
+        let cond = try fresh.conditionEstimate()
+        #expect(try Matrix.relativeDistance(c.lowerFactor, fresh.lowerFactor) < 1e-15 * cond * 12 * 10)
+    }
+
+    @Test("a downdate that loses definiteness throws and changes nothing")
+    func downdateFailure() throws {
+        var c = try Cholesky(factoring: Matrix.identity(3))
+        let before = c.lowerFactor
+        let v = try Matrix(rowMajor: [[0, 1, 0]])
+        #expect(throws: LinearAlgebraError.notPositiveDefinite(routine: "Cholesky.downdate", order: 2)) { try c.downdate(removing: v) }
+        #expect(c.lowerFactor == before)
+        #expect(errorMessage { try c.downdate(removing: Matrix(rows: 1, columns: 4)) }.contains("for order 3"))
+    }
+}
+
+@Suite("Minimum-norm least squares (dgelsd)")
+struct LeastSquaresTests {
+    @Test("full row rank: equals A^T (A A^T)^{-1} B")
+    func underdetermined() throws {
+        let a = Fixtures.gaussian(6, 15, seed: 30), b = Fixtures.gaussian(6, 2, seed: 31)
+        let x = try Matrix.minimumNormSolution(a, b)
+        let gram = try Cholesky(factoring: Fixtures.naiveProduct(a, a.transposed))
+        let reference = Fixtures.naiveProduct(a.transposed, try gram.solve(b))
+        #expect(x.rank == 6)
+        #expect(try Matrix.relativeDistance(x.solution, reference) < 1e-12)
+    }
+
+    @Test("full column rank: equals (A^T A)^{-1} A^T B")
+    func overdetermined() throws {
+        let a = Fixtures.gaussian(20, 5, seed: 32), b = Fixtures.gaussian(20, 3, seed: 33)
+        let x = try Matrix.minimumNormSolution(a, b)
+        let normal = try Cholesky(factoring: Fixtures.naiveProduct(a.transposed, a))
+        let reference = try normal.solve(Fixtures.naiveProduct(a.transposed, b))
+        #expect(x.rank == 5)
+        #expect(try Matrix.relativeDistance(x.solution, reference) < 1e-12)
+    }
+
+    @Test("rank deficient: the minimum-norm solution of a known case")
+    func rankDeficient() throws {
+        // [1 1; 2 2] x = [2; 4]: every x1 + x2 = 2 solves it; the least norm is (1, 1).
+        let a = try Matrix(rowMajor: [[1, 1], [2, 2]]), b = try Matrix(rowMajor: [[2], [4]])
+        let x = try Matrix.minimumNormSolution(a, b)
+        #expect(x.rank == 1)
+        #expect(abs(x.solution[0, 0] - 1) < 1e-14 && abs(x.solution[1, 0] - 1) < 1e-14)
+        #expect(errorMessage { _ = try Matrix.minimumNormSolution(a, Matrix(rows: 3, columns: 1)) }.contains("B is 3 x 1"))
+    }
+}

@@ -1,0 +1,87 @@
+import Testing
+@testable import LinearAlgebra
+import TestSupport
+
+@Suite("Matrix and BLAS products")
+struct MatrixTests {
+    @Test("dgemm with every transpose combination matches a triple loop")
+    func productMatchesNaive() throws {
+        let a = Fixtures.gaussian(7, 5, seed: 1), b = Fixtures.gaussian(5, 9, seed: 2)
+        let reference = Fixtures.naiveProduct(a, b)
+        #expect(try Matrix.relativeDistance(Matrix.product(a, b), reference) < 1e-14)
+        #expect(try Matrix.relativeDistance(Matrix.product(a.transposed, b, transposingFirst: true), reference) < 1e-14)
+        #expect(try Matrix.relativeDistance(Matrix.product(a, b.transposed, transposingSecond: true), reference) < 1e-14)
+        #expect(try Matrix.relativeDistance(Matrix.product(a.transposed, b.transposed, transposingFirst: true, transposingSecond: true), reference) < 1e-14)
+        var c = Fixtures.gaussian(7, 9, seed: 3)
+        let c0 = c
+        try c.addProduct(a, b, alpha: 2, beta: -1)
+        #expect(try Matrix.relativeDistance(c, 2 * reference - c0) < 1e-14)
+    }
+
+    @Test("dsyrk Gram accumulation equals A A^T and A^T A")
+    func gramMatchesProduct() throws {
+        let a = Fixtures.gaussian(6, 11, seed: 4)
+        var k = Matrix(rows: 6, columns: 6)
+        try k.addGram(of: a)
+        k.symmetrizeFromLower()
+        #expect(try Matrix.relativeDistance(k, Fixtures.naiveProduct(a, a.transposed)) < 1e-14)
+        var h = Matrix(rows: 11, columns: 11)
+        try h.addGram(of: a, transposing: true)
+        h.symmetrizeFromLower()
+        #expect(try Matrix.relativeDistance(h, Fixtures.naiveProduct(a.transposed, a)) < 1e-14)
+    }
+
+    @Test("shape errors name both shapes")
+    func shapeErrors() {
+        let a = Matrix(rows: 3, columns: 4), b = Matrix(rows: 5, columns: 2)
+        let message = errorMessage { _ = try Matrix.product(a, b) }
+        #expect(message.contains("3 x 4") && message.contains("5 x 2") && message.contains("dimension mismatch"))
+        #expect(errorMessage { _ = try Matrix(rows: 2, columns: 2, elements: [1, 2, 3]) }.contains("3 elements for a 2 x 2"))
+        #expect(errorMessage { _ = try a - b }.contains("3 x 4 and 5 x 2"))
+        #expect(errorMessage { _ = try a.selectingRows([0, 3]) }.contains("row 3 out of 0..<3"))
+        #expect(errorMessage { _ = try Matrix(rowMajor: [[1, 2], [3]]) }.contains("row 1 has 1 entries"))
+    }
+
+    @Test("sizes past 32 bits are an error naming the routine, not a crash")
+    func indexOverflow() throws {
+        #expect(throws: LinearAlgebraError.indexOverflow(routine: "dgemm", value: Int(Int32.max) + 1)) {
+            _ = try blasInt(Int(Int32.max) + 1, "dgemm")
+        }
+        #expect(try blasInt(Int(Int32.max), "dgemm") == Int32.max)
+        let message = LinearAlgebraError.indexOverflow(routine: "dpotrf", value: 3_000_000_000).description
+        #expect(message.contains("dpotrf") && message.contains("3000000000") && message.contains("32-bit"))
+    }
+
+    @Test("non-finite entries are located")
+    func nonFinite() {
+        var a = Matrix(rows: 3, columns: 3, repeating: 1)
+        a[2, 1] = .nan
+        #expect(a.firstNonFiniteEntry! == (2, 1))
+        #expect(errorMessage { try a.checkFinite("test") }.contains("row 2, column 1"))
+    }
+
+    @Test("transpose and row/column selection agree with element access")
+    func selection() throws {
+        let a = Fixtures.gaussian(5, 4, seed: 9)
+        let t = a.transposed
+        let s = try a.selectingRows([4, 0, 2])
+        let c = try a.selectingColumns(1..<3)
+        for i in 0..<5 { for j in 0..<4 { #expect(t[j, i] == a[i, j]) } }
+        for j in 0..<4 { #expect(s[0, j] == a[4, j] && s[1, j] == a[0, j] && s[2, j] == a[2, j]) }
+        for i in 0..<5 { #expect(c[i, 0] == a[i, 1] && c[i, 1] == a[i, 2]) }
+    }
+}
+
+@Suite("BLAS thread count", .serialized)
+struct ThreadTests {
+    @Test("products with 1 and 2 threads agree to rounding")
+    func threadsAgree() throws {
+        let a = Fixtures.gaussian(300, 400, seed: 5), b = Fixtures.gaussian(400, 200, seed: 6)
+        let one = try BLASThreads.with(1) { try Matrix.product(a, b) }
+        let two = try BLASThreads.with(2) { try Matrix.product(a, b) }
+        #expect(try Matrix.relativeDistance(one, two) < 1e-13)
+        let saved = BLASThreads.count
+        BLASThreads.with(1) { #expect(BLASThreads.count == 1) }
+        #expect(BLASThreads.count == saved)
+    }
+}

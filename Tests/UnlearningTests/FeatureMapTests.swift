@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+import LinearAlgebra
+import Unlearning
+import TestSupport
+
+@Suite("Feature maps")
+struct FeatureMapTests {
+    @Test("random Fourier features approximate the Gaussian kernel, with unit norm")
+    func fourierApproximatesKernel() throws {
+        let x = Fixtures.gaussian(12, 5, seed: 1, scale: 0.7)
+        let map = try RandomFourierFeatures(inputDimension: 5, featureCount: 40_000, bandwidth: 1.5, seed: 3)
+        let phi = try map.features(of: x)
+        let k = try Matrix.product(phi, phi, transposingSecond: true)
+        var worst = 0.0
+        for i in 0..<12 {
+            #expect(abs(k[i, i] - 1) < 1e-12)  // cos^2 + sin^2 summed over D, over D
+            for j in 0..<i {
+                // Closed form of the kernel, computed here, not by the map.
+                var s = 0.0
+                for t in 0..<5 { s += (x[i, t] - x[j, t]) * (x[i, t] - x[j, t]) }
+                worst = max(worst, abs(k[i, j] - exp(-s / (2 * 1.5 * 1.5))))
+            }
+        }
+        // Standard deviation of each entry is at most 1 / sqrt(2 D) = 0.005.
+        #expect(worst < 0.03)
+    }
+
+    @Test("a column block does not depend on how the columns are split")
+    func blocksAreConsistent() throws {
+        let x = Fixtures.gaussian(9, 4, seed: 2)
+        for map in [try RandomFourierFeatures(inputDimension: 4, featureCount: 30, bandwidth: 1, seed: 5) as any FeatureMap,
+                    try RandomReLUFeatures(inputDimension: 4, featureCount: 30, seed: 5)] {
+            let whole = try map.features(of: x)
+            for range in [0..<7, 7..<8, 8..<23, 23..<30, 3..<4] {
+                let block = try map.features(of: x, columns: range)
+                #expect(try Matrix.relativeDistance(block, whole.selectingColumns(range)) < 1e-14)
+            }
+        }
+    }
+
+    @Test("features follow their formula entry by entry")
+    func formulas() throws {
+        let x = Fixtures.gaussian(6, 3, seed: 4)
+        let rff = try RandomFourierFeatures(inputDimension: 3, featureCount: 10, bandwidth: 2, seed: 6)
+        let relu = try RandomReLUFeatures(inputDimension: 3, featureCount: 10, scale: 1.5, seed: 6)
+        let a = try rff.features(of: x), b = try relu.features(of: x)
+        for i in 0..<6 {
+            for j in 0..<5 {
+                var dot = 0.0
+                for t in 0..<3 { dot += rff.frequencies[t, j] * x[i, t] }
+                #expect(abs(a[i, 2 * j] - cos(dot) / sqrt(5)) < 1e-14)
+                #expect(abs(a[i, 2 * j + 1] - sin(dot) / sqrt(5)) < 1e-14)
+            }
+            for j in 0..<10 {
+                var dot = relu.biases[j]
+                for t in 0..<3 { dot += relu.weights[t, j] * x[i, t] }
+                #expect(abs(b[i, j] - sqrt(2.0 / 10) * max(0, dot)) < 1e-14)
+            }
+        }
+        // The frequencies have the advertised variance 1 / sigma^2 (statistically).
+        let big = try RandomFourierFeatures(inputDimension: 50, featureCount: 2000, bandwidth: 2, seed: 7)
+        let variance = big.frequencies.elements.reduce(0) { $0 + $1 * $1 } / Double(big.frequencies.elements.count)
+        #expect(abs(variance - 0.25) < 0.01)
+    }
+
+    @Test("a seed fixes the map; another seed changes it")
+    func seeds() throws {
+        let x = Fixtures.gaussian(4, 3, seed: 8)
+        let a = try RandomFourierFeatures(inputDimension: 3, featureCount: 8, bandwidth: 1, seed: 42).features(of: x)
+        let b = try RandomFourierFeatures(inputDimension: 3, featureCount: 8, bandwidth: 1, seed: 42).features(of: x)
+        let c = try RandomFourierFeatures(inputDimension: 3, featureCount: 8, bandwidth: 1, seed: 43).features(of: x)
+        #expect(a == b)
+        #expect(try Matrix.relativeDistance(a, c) > 0.1)
+        // A map with more features extends one with fewer (column j from stream j).
+        let wide = try RandomFourierFeatures(inputDimension: 3, featureCount: 16, bandwidth: 1, seed: 42)
+        let narrow = try RandomFourierFeatures(inputDimension: 3, featureCount: 8, bandwidth: 1, seed: 42)
+        #expect(try wide.frequencies.selectingColumns(0..<4) == narrow.frequencies)
+    }
+
+    @Test("bad parameters and inputs are refused with a message")
+    func errors() throws {
+        #expect(errorMessage { _ = try RandomFourierFeatures(inputDimension: 3, featureCount: 7, bandwidth: 1, seed: 0) }.contains("must be even"))
+        #expect(errorMessage { _ = try RandomFourierFeatures(inputDimension: 3, featureCount: 8, bandwidth: 0, seed: 0) }.contains("bandwidth must be positive"))
+        let map = try RandomFourierFeatures(inputDimension: 3, featureCount: 8, bandwidth: 1, seed: 0)
+        #expect(errorMessage { _ = try map.features(of: Matrix(rows: 2, columns: 4)) }.contains("takes 3-dimensional inputs, got a 2 x 4"))
+        var x = Matrix(rows: 2, columns: 3)
+        x[1, 2] = .nan
+        #expect(errorMessage { _ = try map.features(of: x) }.contains("row 1, column 2"))
+        #expect(errorMessage { _ = try FeatureSource.generated(by: map, inputs: Matrix(rows: 2, columns: 5)) }.contains("the data has 5 columns"))
+    }
+
+    @Test("feature source products agree between held and generated features")
+    func sourceProducts() throws {
+        let p = try SyntheticProblem(samples: 30, features: 90, outputs: 2, seed: 9)
+        let phi = try p.phi()
+        let rows = [4, 0, 29, 13, 7]
+        for source in [try p.source(materialized: true, blockSize: 17), try p.source(materialized: false, blockSize: 17)] {
+            let sub = try phi.selectingRows(rows)
+            let k = try source.gram(rows: rows, ridge: 0.5)
+            var reference = Fixtures.naiveProduct(sub, sub.transposed)
+            reference.addToDiagonal(0.5)
+            #expect(try Matrix.relativeDistance(k, reference) < 1e-13)
+            let h = try source.covariance(rows: rows, ridge: 0.25)
+            var hRef = Fixtures.naiveProduct(sub.transposed, sub)
+            hRef.addToDiagonal(0.25)
+            #expect(try Matrix.relativeDistance(h, hRef) < 1e-13)
+            let theta = Fixtures.gaussian(90, 2, seed: 10)
+            #expect(try Matrix.relativeDistance(source.apply(rows: rows, to: theta), Fixtures.naiveProduct(sub, theta)) < 1e-13)
+            let a = Fixtures.gaussian(5, 2, seed: 11)
+            #expect(try Matrix.relativeDistance(source.applyTransposed(rows: rows, to: a), Fixtures.naiveProduct(sub.transposed, a)) < 1e-13)
+        }
+    }
+}
