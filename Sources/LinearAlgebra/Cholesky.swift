@@ -25,7 +25,9 @@ public struct Cholesky: Sendable {
     ///   infinity, `notPositiveDefinite(routine: "dpotrf", order:)` naming the
     ///   first leading minor that is not positive definite.
     /// - Complexity: n^3 / 3 flops.
-    public init(factoring matrix: Matrix) throws(LinearAlgebraError) {
+    /// The matrix is consumed: a caller that passes its last reference (e.g.
+    /// a freshly formed Gram matrix) saves a copy of n^2 doubles.
+    public init(factoring matrix: consuming Matrix) throws(LinearAlgebraError) {
         guard matrix.rows == matrix.columns else {
             throw .dimensionMismatch(operation: "Cholesky", detail: "\(matrix.rows) x \(matrix.columns) is not square")
         }
@@ -33,7 +35,7 @@ public struct Cholesky: Sendable {
         let n = matrix.rows
         order = n
         leadingDimension = max(n, 1)
-        storage = matrix.elements
+        storage = (consume matrix).elements
         if storage.isEmpty { storage = [0] }
         knownOneNorm = try storage.withUnsafeBufferPointer { (p) throws(LinearAlgebraError) in
             try dlansyOneNorm(n: n, a: p.baseAddress!, lda: max(n, 1))

@@ -1,7 +1,8 @@
 // Products and norms of `Matrix`, all through BLAS.
 
 extension Matrix {
-    /// The product op(A) op(B), where op transposes when asked (`dgemm`).
+    /// The product op(A) op(B), where op transposes when asked (`dgemm`;
+    /// `dgemv` when the result is a single column).
     ///
     /// - Throws: `dimensionMismatch` naming both shapes when the inner
     ///   dimensions differ; `indexOverflow` past 32-bit sizes.
@@ -17,6 +18,18 @@ extension Matrix {
         }
         var c = Matrix(rows: m, columns: n)
         if ka == 0 { return c }
+        if n == 1 {
+            // Matrix-vector product: `dgemv` (b's entries are contiguous either way).
+            try a.elements.withUnsafeBufferPointer { (pa) throws(LinearAlgebraError) in
+                try b.elements.withUnsafeBufferPointer { (pb) throws(LinearAlgebraError) in
+                    try c.elements.withUnsafeMutableBufferPointer { (pc) throws(LinearAlgebraError) in
+                        try dgemv(trans: ta, m: a.rows, n: a.columns, alpha: 1, a: pa.baseAddress, lda: a.rows,
+                                  x: pb.baseAddress, beta: 0, y: pc.baseAddress)
+                    }
+                }
+            }
+            return c
+        }
         try a.elements.withUnsafeBufferPointer { (pa) throws(LinearAlgebraError) in
             try b.elements.withUnsafeBufferPointer { (pb) throws(LinearAlgebraError) in
                 try c.elements.withUnsafeMutableBufferPointer { (pc) throws(LinearAlgebraError) in

@@ -70,7 +70,7 @@ public struct FeatureSource: Sendable {
         }
     }
 
-    private func isAllRows(_ rows: [Int]) -> Bool {
+    func isAllRows(_ rows: [Int]) -> Bool {
         guard rows.count == sampleCount else { return false }
         for (k, r) in rows.enumerated() where r != k { return false }
         return true
@@ -115,8 +115,12 @@ public struct FeatureSource: Sendable {
     /// - Complexity: |S|^2 M flops (plus generation); memory O(|S|^2 + |S| blockSize).
     public func gram(rows: [Int], ridge: Double = 0) throws -> Matrix {
         var k = Matrix(rows: rows.count, columns: rows.count)
-        try forEachColumnBlock(rows: rows) { _, block in
-            try k.addGram(of: block)
+        if case let .materialized(phi, _) = storage, isAllRows(rows) {
+            try k.addGram(of: phi)  // one DSYRK on the held matrix, no block copies
+        } else {
+            try forEachColumnBlock(rows: rows) { _, block in
+                try k.addGram(of: block)
+            }
         }
         k.symmetrizeFromLower()
         k.addToDiagonal(ridge)
@@ -139,11 +143,18 @@ public struct FeatureSource: Sendable {
         return h
     }
 
-    /// Phi_S theta (|S| x C) for parameters theta (M x C).
-    /// - Complexity: 2 |S| M C flops (plus generation).
+    /// Phi_S theta (|S| x C) for parameters theta (M x C). With Phi held in
+    /// memory this is one GEMM on the whole matrix (no copy of Phi), then the
+    /// rows S are picked; generated, it runs block by block.
+    /// - Complexity: 2 N M C flops held (N all samples), 2 |S| M C generated.
     public func apply(rows: [Int], to theta: Matrix) throws -> Matrix {
         guard theta.rows == featureCount else {
             throw UnlearningError.shapeMismatch("parameters have \(theta.rows) rows for \(featureCount) features")
+        }
+        try checkRows(rows)
+        if case let .materialized(phi, _) = storage {
+            let all = try Matrix.product(phi, theta)
+            return isAllRows(rows) ? all : try all.selectingRows(rows)
         }
         var out = Matrix(rows: rows.count, columns: theta.columns)
         try forEachColumnBlock(rows: rows) { cols, block in
@@ -153,11 +164,20 @@ public struct FeatureSource: Sendable {
         return out
     }
 
-    /// Phi_S^T a (M x C) for dual coefficients a (|S| x C).
-    /// - Complexity: 2 |S| M C flops (plus generation).
+    /// Phi_S^T a (M x C) for dual coefficients a (|S| x C). With Phi held in
+    /// memory, a is scattered into an N x C matrix with zeros off S and one
+    /// GEMM runs on the whole of Phi (no copy of Phi); generated, block by block.
+    /// - Complexity: 2 N M C flops held, 2 |S| M C generated.
     public func applyTransposed(rows: [Int], to a: Matrix) throws -> Matrix {
         guard a.rows == rows.count else {
             throw UnlearningError.shapeMismatch("coefficients have \(a.rows) rows for \(rows.count) samples")
+        }
+        try checkRows(rows)
+        if case let .materialized(phi, _) = storage {
+            if isAllRows(rows) { return try Matrix.product(phi, a, transposingFirst: true) }
+            var full = Matrix(rows: sampleCount, columns: a.columns)
+            for c in 0..<a.columns { for (k, r) in rows.enumerated() { full[r, c] = a[k, c] } }
+            return try Matrix.product(phi, full, transposingFirst: true)
         }
         var out = Matrix(rows: featureCount, columns: a.columns)
         try forEachColumnBlock(rows: rows) { cols, block in

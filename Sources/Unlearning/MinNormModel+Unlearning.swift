@@ -63,14 +63,14 @@ extension MinNormModel {
         let f = try positions(of: requested)
         let keep = complement(of: f)
         var oracle: Matrix?
-        var route: RetrainingRoute?
-        if case let .oracle(r) = verification {
-            oracle = try retrainedParameters(excluding: requested, route: r)
-            route = r
+        if case let .oracle(route) = verification {
+            oracle = try retrainedParameters(excluding: requested, route: route)
         }
         let newTargets = try targets.selectingRows(keep)
         let newOffsets = try offsetTargets.selectingRows(keep)
-        let certificate: Certificate
+        let removedIDs = f.map { ids[$0] }
+        var leftover: Matrix?
+        // Everything that can fail happens before the first change to `self`.
         switch form {
         case .dual:
             let a = dualCoefficients!
@@ -79,49 +79,65 @@ extension MinNormModel {
             try delta.addProduct(gF, z, alpha: -1, beta: 0)
             let updated = try a + delta
             let aR = try updated.selectingRows(keep)
-            let leftover = try updated.selectingRows(f)
-            var newFactor = factor
-            try newFactor.delete(indices: f)
+            leftover = try updated.selectingRows(f)
             var theta: Matrix?
             if updateParameters, let cached = cachedParameters {
                 theta = try cached + features.applyTransposed(rows: rows, to: delta)
             }
-            let residual = try newFactor.multiply(aR) - newOffsets
-            certificate = Certificate(
-                isExact: true, stationarityResidual: relative(residual, to: newOffsets),
-                forgottenCoefficientResidual: relative(leftover, to: aR),
-                conditionEstimate: try newFactor.conditionEstimate(), order: keep.count)
-            // Commit.
-            factor = newFactor
+            // Commit. The Givens deletion of a valid factor cannot break down
+            // (each rotation pairs with a positive diagonal entry of L), and it
+            // runs in place: no copy of the N x N factor.
+            cachedParameters = nil
+            try factor.delete(indices: f)
             dualCoefficients = aR
             cachedParameters = theta
         case .primal:
             let phiF = try features.rows(f.map { rows[$0] })
             let newFactor = try downdatedFactor(removing: phiF, retained: keep.count)
-            let offsetsF = try offsetTargets.selectingRows(f)
             var b = moment!
-            try b.addProduct(phiF, offsetsF, transposingFirst: true, alpha: -1, beta: 1)
-            let step = try newFactor.solve(b)
-            let residual = try newFactor.multiply(step) - b
-            certificate = Certificate(
-                isExact: true, stationarityResidual: relative(residual, to: b),
-                conditionEstimate: try newFactor.conditionEstimate(), order: featureCount)
+            try b.addProduct(phiF, offsetTargets.selectingRows(f), transposingFirst: true, alpha: -1, beta: 1)
+            let theta = try initialParameters + newFactor.solve(b)
             factor = newFactor
             moment = b
-            cachedParameters = try initialParameters + step
+            cachedParameters = theta
         }
-        let removedIDs = f.map { ids[$0] }
         rows = keep.map { rows[$0] }
         ids = keep.map { ids[$0] }
         positionOfID = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
         targets = newTargets
         offsetTargets = newOffsets
-        var result = UnlearningResult(forgottenIDs: removedIDs, certificate: certificate)
-        if let oracle {
-            result.certificate.oracleDistance = try distance(of: parameters(), toRetrained: oracle)
-            result.certificate.oracleRoute = route
+        var certificate = try stationarityCertificate(thorough: verification != .cheap)
+        if let leftover, let aR = dualCoefficients {
+            certificate.forgottenCoefficientResidual = relative(leftover, to: aR)
         }
-        return result
+        if let oracle {
+            certificate.oracleDistance = try distance(of: parameters(), toRetrained: oracle)
+            if case let .oracle(route) = verification { certificate.oracleRoute = route }
+        }
+        return UnlearningResult(forgottenIDs: removedIDs, certificate: certificate)
+    }
+
+    /// The a-posteriori certificate of the current state. Dual: ||K_RR A_R -
+    /// T_R|| / ||T_R|| from the factor (O(N^2 C)); the condition figure is,
+    /// unless `thorough`, the estimate for K made at fit time, which bounds
+    /// cond_2 of every principal submatrix K_RR (Cauchy interlacing) at no
+    /// cost. Primal: ||H_R (theta - theta0) - b_R|| / ||b_R|| and a fresh
+    /// condition estimate (O(M^2 C)).
+    func stationarityCertificate(thorough: Bool) throws -> Certificate {
+        switch form {
+        case .dual:
+            let a = dualCoefficients!
+            let residual = try factor.multiply(a) - offsetTargets
+            let cond = thorough ? try factor.conditionEstimate() : fittedConditionEstimate
+            return Certificate(isExact: true, stationarityResidual: relative(residual, to: offsetTargets),
+                               conditionEstimate: cond, order: rows.count,
+                               note: thorough ? nil : "condition: estimate for K at fit time, a bound for K_RR by interlacing")
+        case .primal:
+            let step = try parameters() - initialParameters
+            let residual = try factor.multiply(step) - moment!
+            return Certificate(isExact: true, stationarityResidual: relative(residual, to: moment!),
+                               conditionEstimate: try factor.conditionEstimate(), order: featureCount)
+        }
     }
 
     /// The primal factor of H - Phi_F^T Phi_F, or the error that explains why

@@ -53,6 +53,8 @@ public struct MinNormModel: Sendable {
     var moment: Matrix?
     /// theta, when materialised.
     var cachedParameters: Matrix?
+    /// The 1-norm condition estimate of K (or H) at fit time.
+    public let fittedConditionEstimate: Double
 
     /// N, the number of samples still in the training set.
     public var sampleCount: Int { rows.count }
@@ -130,6 +132,7 @@ public struct MinNormModel: Sendable {
             }
             let k = try features.gram(rows: rows, ridge: ridge)
             let f = try Self.factorize(k, form: .dual, ids: sampleIDs)
+            self.fittedConditionEstimate = try f.conditionEstimate()
             let a = try f.solve(t)
             self.factor = f
             self.dualCoefficients = a
@@ -143,6 +146,7 @@ public struct MinNormModel: Sendable {
             }
             let h = try features.covariance(rows: rows, ridge: ridge)
             let f = try Self.factorize(h, form: .primal, ids: nil)
+            self.fittedConditionEstimate = try f.conditionEstimate()
             let b = try features.applyTransposed(rows: rows, to: t)
             self.factor = f
             self.dualCoefficients = nil
@@ -154,7 +158,7 @@ public struct MinNormModel: Sendable {
     /// Factors K or H, and refuses a factor whose pivot L_jj^2 falls below
     /// n u max_i(K_ii): such a matrix is singular to working precision (e.g.
     /// a duplicated sample), and a solve with it would return noise.
-    static func factorize(_ matrix: Matrix, form: Form, ids: [Int]?) throws -> Cholesky {
+    static func factorize(_ matrix: consuming Matrix, form: Form, ids: [Int]?) throws -> Cholesky {
         let advice = form == .dual
             ? "Phi has deficient row rank (duplicate or linearly dependent samples, or N > M). Use ridge > 0, or the pseudo-inverse route (Retraining.minimumNormParameters)."
             : "Phi has deficient column rank (dependent features, or M > N). Use ridge > 0, or the pseudo-inverse route (Retraining.minimumNormParameters)."
@@ -163,16 +167,17 @@ public struct MinNormModel: Sendable {
             if let ids, j < ids.count { return "sample id \(ids[j]) (row \(j))" }
             return "\(what) \(j)"
         }
+        let order = matrix.rows
+        var scale = 0.0
+        for i in 0..<order { scale = max(scale, matrix[i, i]) }
         let factor: Cholesky
         do {
             factor = try Cholesky(factoring: matrix)
-        } catch let LinearAlgebraError.notPositiveDefinite(_, order) {
+        } catch let LinearAlgebraError.notPositiveDefinite(_, minor) {
             throw UnlearningError.notPositiveDefinite(
-                form: form.rawValue, detail: "the pivot of \(name(order - 1)) is not positive (\(form == .dual ? "K" : "H") is \(matrix.rows) x \(matrix.rows))", advice: advice)
+                form: form.rawValue, detail: "the pivot of \(name(minor - 1)) is not positive (\(form == .dual ? "K" : "H") is \(order) x \(order))", advice: advice)
         }
-        var scale = 0.0
-        for i in 0..<matrix.rows { scale = max(scale, matrix[i, i]) }
-        let tolerance = Double(matrix.rows) * Double.ulpOfOne * scale
+        let tolerance = Double(order) * Double.ulpOfOne * scale
         for (j, d) in factor.diagonal.enumerated() where d * d <= tolerance {
             throw UnlearningError.notPositiveDefinite(
                 form: form.rawValue,

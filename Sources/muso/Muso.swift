@@ -31,9 +31,9 @@ struct Demo: ParsableCommand {
     )
 
     @Option(name: [.customShort("n"), .long], help: "Number of training samples N.")
-    var samples = 2000
+    var samples = 4000
     @Option(name: [.customShort("m"), .long], help: "Number of random features M (even).")
-    var features = 8000
+    var features = 16000
     @Option(name: [.customShort("d"), .long], help: "Input dimension d.")
     var dimension = 64
     @Option(name: [.customShort("c"), .long], help: "Number of classes C (outputs).")

@@ -18,6 +18,14 @@ struct MatrixTests {
         #expect(try Matrix.relativeDistance(c, 2 * reference - c0) < 1e-14)
     }
 
+    @Test("matrix-vector products (dgemv) match a triple loop, both orientations")
+    func gemvMatchesNaive() throws {
+        let a = Fixtures.gaussian(8, 6, seed: 7), x = Fixtures.gaussian(6, 1, seed: 8), z = Fixtures.gaussian(8, 1, seed: 9)
+        #expect(try Matrix.relativeDistance(Matrix.product(a, x), Fixtures.naiveProduct(a, x)) < 1e-14)
+        #expect(try Matrix.relativeDistance(Matrix.product(a, z, transposingFirst: true), Fixtures.naiveProduct(a.transposed, z)) < 1e-14)
+        #expect(try Matrix.relativeDistance(Matrix.product(a, x.transposed, transposingSecond: true), Fixtures.naiveProduct(a, x)) < 1e-14)
+    }
+
     @Test("dsyrk Gram accumulation equals A A^T and A^T A")
     func gramMatchesProduct() throws {
         let a = Fixtures.gaussian(6, 11, seed: 4)
