@@ -76,7 +76,8 @@ struct Demo: ParsableCommand {
         }
         let map = try RandomFourierFeatures(inputDimension: dimension, featureCount: features, bandwidth: bandwidth, seed: seed &+ 1)
         var source = try FeatureSource.generated(by: map, inputs: x)
-        let theta0 = Matrix(rows: features, columns: classes) { _, _ in g.nextNormal() / Double(features).squareRoot() }
+        let theta0 = InitialParameters.gaussian(features: features, outputs: classes,
+                                                standardDeviation: 1 / Double(features).squareRoot(), seed: seed &+ 2)
         var ids = Array(0..<samples)
         ids.shuffle(using: &g)
         let request = Array(ids.prefix(forget))

@@ -85,11 +85,11 @@ struct ThreadTests {
     @Test("products with 1 and 2 threads agree to rounding")
     func threadsAgree() throws {
         let a = Fixtures.gaussian(300, 400, seed: 5), b = Fixtures.gaussian(400, 200, seed: 6)
-        let one = try BLASThreads.with(1) { try Matrix.product(a, b) }
-        let two = try BLASThreads.with(2) { try Matrix.product(a, b) }
+        let one = try withBLASThreads(1) { try Matrix.product(a, b) }
+        let two = try withBLASThreads(2) { try Matrix.product(a, b) }
         #expect(try Matrix.relativeDistance(one, two) < 1e-13)
         let saved = BLASThreads.count
-        BLASThreads.with(1) { #expect(BLASThreads.count == 1) }
+        withBLASThreads(1) { #expect(BLASThreads.count == 1) }
         #expect(BLASThreads.count == saved)
     }
 }

@@ -110,3 +110,20 @@ public func errorMessage(_ body: () throws -> Void) -> String {
     do { try body() } catch { return "\(error)" }
     return ""
 }
+
+/// Runs `body` with `count` BLAS threads while holding a process-wide lock, so
+/// that two tests that set the (global) OpenBLAS thread count never overlap,
+/// even from different suites or test targets: a test that says "1 thread"
+/// really ran with one. Tests that do not set the count are unaffected.
+public func withBLASThreads<R>(_ count: Int, _ body: () throws -> R) rethrows -> R {
+    BLASThreadLock.lock.lock()
+    defer { BLASThreadLock.lock.unlock() }
+    return try BLASThreads.with(count) {
+        precondition(BLASThreads.count == count)
+        return try body()
+    }
+}
+
+enum BLASThreadLock {
+    static let lock = NSLock()
+}

@@ -42,7 +42,7 @@ struct ExactnessTests {
     @Test("every unlearning path agrees with retraining", arguments: ExactnessCase.all)
     func sweep(_ c: ExactnessCase) throws {
         for threads in [1, 2] {
-            try BLASThreads.with(threads) { try check(c, threads: threads) }
+            try withBLASThreads(threads) { try check(c, threads: threads) }
         }
     }
 

@@ -64,6 +64,19 @@ struct FeatureMapTests {
         #expect(abs(variance - 0.25) < 0.01)
     }
 
+    @Test("features agree across BLAS thread counts and feature block sizes")
+    func threadCounts() throws {
+        let x = Fixtures.gaussian(300, 20, seed: 12)
+        let map = try RandomFourierFeatures(inputDimension: 20, featureCount: 600, bandwidth: 3, seed: 13)
+        let one = try withBLASThreads(1) { try map.features(of: x) }
+        let two = try withBLASThreads(2) { try map.features(of: x) }
+        #expect(try Matrix.relativeDistance(one, two) < 1e-14)
+        var source = try FeatureSource.generated(by: map, inputs: x)
+        source.blockSize = 77
+        let gram = try withBLASThreads(2) { try source.gram(rows: Array(0..<300)) }
+        #expect(try Matrix.relativeDistance(gram, Fixtures.naiveProduct(one, one.transposed)) < 1e-13)
+    }
+
     @Test("a seed fixes the map; another seed changes it")
     func seeds() throws {
         let x = Fixtures.gaussian(4, 3, seed: 8)

@@ -44,6 +44,24 @@ struct FitTests {
         #expect(try model.distance(of: model.parameters(), toRetrained: oracle.parameters) < 1e-10)
     }
 
+    @Test("seeded theta0 is reproducible, has the asked spread, and is where training starts from")
+    func seededInitialParameters() throws {
+        let a = InitialParameters.gaussian(features: 400, outputs: 5, standardDeviation: 0.1, seed: 3)
+        #expect(a == InitialParameters.gaussian(features: 400, outputs: 5, standardDeviation: 0.1, seed: 3))
+        #expect(a != InitialParameters.gaussian(features: 400, outputs: 5, standardDeviation: 0.1, seed: 4))
+        let variance = a.elements.reduce(0) { $0 + $1 * $1 } / 2000
+        #expect(abs(variance - 0.01) < 0.001)
+        // With theta0 != 0, theta* - theta0 lies in the row space of Phi:
+        // theta* = theta0 + Phi^T A, checked by projecting with gelsd.
+        let p = try SyntheticProblem(samples: 20, features: 60, seed: 24)
+        let t0 = InitialParameters.gaussian(features: 60, outputs: 1, standardDeviation: 1, seed: 5)
+        let model = try MinNormModel(features: p.source(), targets: p.targets, initialParameters: t0)
+        let step = try model.parameters() - t0
+        let coefficients = try Matrix.minimumNormSolution(p.phi().transposed, step).solution
+        #expect(try Matrix.relativeDistance(Fixtures.naiveProduct(p.phi().transposed, coefficients), step) < 1e-10)
+        #expect(try Matrix.relativeDistance(coefficients, model.dualCoefficients!) < 1e-8)
+    }
+
     @Test("streamed and held features give the same model")
     func streamingMatchesMaterialized() throws {
         let p = try SyntheticProblem(samples: 40, features: 130, outputs: 2, seed: 23)
