@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "LinearAlgebra", targets: ["LinearAlgebra"]),
         .library(name: "Unlearning", targets: ["Unlearning"]),
+        .library(name: "UnlearningIO", targets: ["UnlearningIO"]),
         .executable(name: "muso", targets: ["muso"]),
     ],
     dependencies: [
@@ -28,16 +29,26 @@ let package = Package(
             name: "Unlearning",
             dependencies: ["LinearAlgebra"]
         ),
+        // zlib: gzip-compressed IDX files and CRC-32. No stable API.
+        .systemLibrary(
+            name: "_CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        // Data formats (IDX, CSV, NPY) and the model file.
+        .target(
+            name: "UnlearningIO",
+            dependencies: ["Unlearning", "LinearAlgebra", "_CZlib"]
+        ),
         .executableTarget(
             name: "muso",
             dependencies: [
-                "Unlearning", "LinearAlgebra",
+                "Unlearning", "LinearAlgebra", "UnlearningIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["LinearAlgebra", "Unlearning"],
+            dependencies: ["LinearAlgebra", "Unlearning", "UnlearningIO"],
             path: "Tests/TestSupport"
         ),
         .testTarget(
@@ -47,6 +58,10 @@ let package = Package(
         .testTarget(
             name: "UnlearningTests",
             dependencies: ["Unlearning", "LinearAlgebra", "TestSupport"]
+        ),
+        .testTarget(
+            name: "UnlearningIOTests",
+            dependencies: ["UnlearningIO", "Unlearning", "LinearAlgebra", "TestSupport"]
         ),
     ]
 )

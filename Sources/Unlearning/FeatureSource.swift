@@ -9,9 +9,16 @@ import LinearAlgebra
 /// form memory stays O(|S| * blockSize) beyond the result.
 public struct FeatureSource: Sendable {
     enum Storage: Sendable {
-        /// Phi in memory; the map it came from, when there is one.
-        case materialized(Matrix, map: (any FeatureMap)?)
+        /// Phi in memory; the map and inputs it came from, when there are.
+        case materialized(Matrix, origin: Origin?)
         case generated(any FeatureMap, inputs: Matrix)
+        case provided(any FeatureBlockProvider)
+    }
+
+    /// A feature map and the inputs it was applied to.
+    struct Origin: Sendable {
+        var map: any FeatureMap
+        var inputs: Matrix
     }
 
     let storage: Storage
@@ -26,7 +33,7 @@ public struct FeatureSource: Sendable {
     /// - Throws: `nonFinite` naming the first NaN or infinity.
     public static func materialized(_ phi: Matrix) throws -> FeatureSource {
         try phi.requireFinite("the feature matrix")
-        return FeatureSource(storage: .materialized(phi, map: nil), sampleCount: phi.rows, featureCount: phi.columns)
+        return FeatureSource(storage: .materialized(phi, origin: nil), sampleCount: phi.rows, featureCount: phi.columns)
     }
 
     /// Features generated on demand by `map` from `inputs` (N x d).
@@ -39,10 +46,25 @@ public struct FeatureSource: Sendable {
         return FeatureSource(storage: .generated(map, inputs: inputs), sampleCount: inputs.rows, featureCount: map.featureCount)
     }
 
+    /// A feature matrix read block by block from elsewhere (e.g. a memory-
+    /// mapped `.npy` file larger than memory).
+    public static func provided(by provider: any FeatureBlockProvider) -> FeatureSource {
+        FeatureSource(storage: .provided(provider), sampleCount: provider.rowCount, featureCount: provider.columnCount)
+    }
+
     /// Whether Phi is held in memory.
     public var isMaterialized: Bool {
         if case .materialized = storage { return true }
         return false
+    }
+
+    /// The inputs X (N x d) the features are generated from, when they are.
+    public var inputs: Matrix? {
+        switch storage {
+        case let .generated(_, inputs): return inputs
+        case let .materialized(_, origin): return origin?.inputs
+        case .provided: return nil
+        }
     }
 
     /// The feature map, when the features are generated (or were
@@ -50,7 +72,8 @@ public struct FeatureSource: Sendable {
     public var featureMap: (any FeatureMap)? {
         switch storage {
         case let .generated(map, _): return map
-        case let .materialized(_, map): return map
+        case let .materialized(_, origin): return origin?.map
+        case .provided: return nil
         }
     }
 
@@ -58,8 +81,10 @@ public struct FeatureSource: Sendable {
     /// - Complexity: one generation of Phi, O(N M d).
     public func materialize() throws -> FeatureSource {
         if isMaterialized { return self }
+        if case .provided = storage { return try .materialized(rows(Array(0..<sampleCount))) }
         let phi = try rows(Array(0..<sampleCount))
-        var copy = FeatureSource(storage: .materialized(phi, map: featureMap), sampleCount: sampleCount, featureCount: featureCount)
+        guard case let .generated(map, inputs) = storage else { return self }
+        var copy = FeatureSource(storage: .materialized(phi, origin: Origin(map: map, inputs: inputs)), sampleCount: sampleCount, featureCount: featureCount)
         copy.blockSize = blockSize
         return copy
     }
@@ -95,6 +120,13 @@ public struct FeatureSource: Sendable {
                 let cols = lo..<min(featureCount, lo + step)
                 try body(cols, try map.features(of: x, columns: cols))
             }
+        case let .provided(provider):
+            for lo in stride(from: 0, to: featureCount, by: step) {
+                let cols = lo..<min(featureCount, lo + step)
+                let block = try provider.block(rows: rows, columns: cols)
+                try block.requireFinite("the feature matrix (columns \(cols))")
+                try body(cols, block)
+            }
         }
     }
 
@@ -107,6 +139,10 @@ public struct FeatureSource: Sendable {
             return isAllRows(rows) ? phi : try phi.selectingRows(rows)
         case let .generated(map, inputs):
             return try map.features(of: inputs.selectingRows(rows))
+        case let .provided(provider):
+            let block = try provider.block(rows: rows, columns: 0..<featureCount)
+            try block.requireFinite("the feature matrix")
+            return block
         }
     }
 
@@ -186,4 +222,16 @@ public struct FeatureSource: Sendable {
         }
         return out
     }
+}
+
+/// A source of column blocks of a feature matrix that is not held in memory
+/// (a memory-mapped file, a database, another process). The engine asks for
+/// blocks Phi[S, J] and keeps memory at O(|S| * |J|) per block.
+public protocol FeatureBlockProvider: Sendable {
+    /// N.
+    var rowCount: Int { get }
+    /// M.
+    var columnCount: Int { get }
+    /// Phi[rows, columns] as a rows.count x columns.count matrix.
+    func block(rows: [Int], columns: Range<Int>) throws -> Matrix
 }

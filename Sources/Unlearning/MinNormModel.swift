@@ -86,9 +86,10 @@ public struct MinNormModel: Sendable {
     }
 
     /// Fits on the rows `rows` of `features` only (targets and ids in that
-    /// order): how the retraining oracle refits on retained samples.
-    init(features: FeatureSource, rows: [Int], targets: Matrix, ids: [Int]?,
-         initialParameters: Matrix?, ridge: Double, form: Form?) throws {
+    /// order): how the retraining oracle refits on retained samples, and how
+    /// a subset of a large feature file is fitted without copying it.
+    public init(features: FeatureSource, rows: [Int], targets: Matrix, ids: [Int]?,
+                initialParameters: Matrix?, ridge: Double = 0, form: Form? = nil) throws {
         try features.checkRows(rows)
         let n = rows.count, m = features.featureCount
         guard n >= 1, m >= 1 else { throw UnlearningError.invalidArgument("need at least one sample and one feature, got N = \(n), M = \(m)") }
@@ -244,6 +245,14 @@ public struct MinNormModel: Sendable {
         if !repeated.isEmpty { throw .repeatedIDs(repeated) }
         if out.count == rows.count { throw .forgetsEverySample(count: rows.count) }
         return out
+    }
+
+    /// The model retrained from scratch on its current samples (Cholesky
+    /// route): after deletions, the model it must equal.
+    /// - Complexity: that of `init`.
+    public func refitted() throws -> MinNormModel {
+        try MinNormModel(features: features, rows: rows, targets: targets, ids: ids,
+                         initialParameters: initialParameters, ridge: ridge, form: form)
     }
 
     /// Checks the factor against a matrix formed afresh from Phi: the

@@ -8,110 +8,11 @@ struct Muso: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "muso",
         abstract: "Exact machine unlearning for min-norm random-feature models.",
-        subcommands: [Demo.self],
-        defaultSubcommand: Demo.self
-    )
-}
-
-/// Where the demo's progress goes: stderr, only when it is a terminal.
-func progress(_ message: String) {
-    if isatty(STDERR_FILENO) != 0 { FileHandle.standardError.write(Data((message + "\n").utf8)) }
-}
-
-struct Demo: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Train on a synthetic problem, forget samples exactly, and compare with retraining.",
         discussion: """
-        Draws N inputs in R^d from a mixture of C Gaussian classes (one-hot targets), maps them with \
-        M random Fourier features, fits the min-norm model, forgets k random samples with the \
-        closed-form update (plus Givens deletion of the Cholesky factor), and retrains from scratch \
-        on the rest for comparison. Prints both times and the relative parameter distance \
-        ||theta_unlearned - theta_R|| / ||theta_R - theta0||.
-        """
+        Train a model on Fashion-MNIST, a CSV file or a .npy feature matrix; forget samples by id \
+        exactly (the result equals retraining without them, to rounding), with a journal of every \
+        request and its certificate; evaluate, inspect and export the model.
+        """,
+        subcommands: [Train.self, Forget.self, Inspect.self, Evaluate.self, Export.self, Experiment.self, Demo.self]
     )
-
-    @Option(name: [.customShort("n"), .long], help: "Number of training samples N.")
-    var samples = 4000
-    @Option(name: [.customShort("m"), .long], help: "Number of random features M (even).")
-    var features = 16000
-    @Option(name: [.customShort("d"), .long], help: "Input dimension d.")
-    var dimension = 64
-    @Option(name: [.customShort("c"), .long], help: "Number of classes C (outputs).")
-    var classes = 2
-    @Option(name: [.customShort("k"), .long], help: "Number of samples to forget.")
-    var forget = 20
-    @Option(help: "Ridge eps >= 0.")
-    var ridge = 0.0
-    @Option(help: "Kernel bandwidth sigma of the random Fourier features.")
-    var bandwidth = 8.0
-    @Option(help: "Seed for data, features, theta0 and the forget set.")
-    var seed: UInt64 = 1
-    @Option(help: "BLAS threads (default: OpenBLAS's choice).")
-    var threads: Int?
-    @Flag(help: "Generate features block by block instead of holding Phi in memory.")
-    var streaming = false
-
-    func validate() throws {
-        guard samples >= 2 else { throw ValidationError("--samples must be at least 2") }
-        guard features >= 2, features % 2 == 0 else { throw ValidationError("--features must be even and at least 2 (cos/sin pairs)") }
-        guard dimension >= 1, classes >= 1 else { throw ValidationError("--dimension and --classes must be positive") }
-        guard forget >= 1, forget < samples else { throw ValidationError("--forget must be between 1 and N - 1 = \(samples - 1)") }
-        guard ridge >= 0 else { throw ValidationError("--ridge must be >= 0") }
-        guard bandwidth > 0 else { throw ValidationError("--bandwidth must be positive") }
-    }
-
-    func run() throws {
-        if let threads { BLASThreads.count = threads }
-        var g = SeededGenerator(seed: seed)
-        // Class means on a sphere of radius 3 sqrt(d)/... : well-separated but overlapping classes.
-        let means = Matrix(rows: classes, columns: dimension) { _, _ in 1.5 * g.nextNormal() }
-        var labels = [Int](repeating: 0, count: samples)
-        var x = Matrix(rows: samples, columns: dimension)
-        var y = Matrix(rows: samples, columns: classes)
-        for i in 0..<samples {
-            let c = Int(g.next() % UInt64(classes))
-            labels[i] = c
-            for j in 0..<dimension { x[i, j] = means[c, j] + g.nextNormal() }
-            y[i, c] = 1
-        }
-        let map = try RandomFourierFeatures(inputDimension: dimension, featureCount: features, bandwidth: bandwidth, seed: seed &+ 1)
-        var source = try FeatureSource.generated(by: map, inputs: x)
-        let theta0 = InitialParameters.gaussian(features: features, outputs: classes,
-                                                standardDeviation: 1 / Double(features).squareRoot(), seed: seed &+ 2)
-        var ids = Array(0..<samples)
-        ids.shuffle(using: &g)
-        let request = Array(ids.prefix(forget))
-
-        print("problem: N = \(samples), M = \(features), d = \(dimension), C = \(classes), k = \(forget), ridge = \(ridge)")
-        print("BLAS: OpenBLAS \(BLASThreads.coreName) kernel, \(BLASThreads.count) threads; features \(streaming ? "streamed" : "held in memory")")
-        progress("generating features and fitting ...")
-        let t0 = Date()
-        if !streaming { source = try source.materialize() }
-        var model = try MinNormModel(features: source, targets: y, initialParameters: theta0, ridge: ridge)
-        let fitTime = Date().timeIntervalSince(t0)
-        print(String(format: "train:   %8.3f s  (%@ form)", fitTime, model.form.rawValue))
-
-        progress("retraining from scratch on the retained samples ...")
-        let t1 = Date()
-        let keep = Set(request)
-        let retainedRows = (0..<samples).filter { !keep.contains($0) }
-        let retainedSource = try FeatureSource.generated(by: map, inputs: x.selectingRows(retainedRows))
-        let retrainedModel = try MinNormModel(
-            features: streaming ? retainedSource : retainedSource.materialize(),
-            targets: y.selectingRows(retainedRows), initialParameters: theta0, ridge: ridge, form: model.form)
-        let thetaR = try retrainedModel.parameters()
-        let retrainTime = Date().timeIntervalSince(t1)
-        print(String(format: "retrain: %8.3f s  (features, Gram, factorisation, solve on N - k = %d)", retrainTime, retainedRows.count))
-
-        progress("forgetting \(forget) samples ...")
-        let t2 = Date()
-        let result = try model.forget(ids: request)
-        let theta = try model.parameters()
-        let unlearnTime = Date().timeIntervalSince(t2)
-        let distance = try model.distance(of: theta, toRetrained: thetaR)
-        print(String(format: "unlearn: %8.3f s  (closed form, factor deletion, theta update)", unlearnTime))
-        print(String(format: "speed-up: %.1fx", retrainTime / unlearnTime))
-        print(String(format: "relative distance to retraining ||theta - theta_R|| / ||theta_R - theta0|| = %.3e", distance))
-        print("certificate: \(result.certificate)")
-    }
 }

@@ -7,7 +7,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
-REQUIRED_PACKAGES=(libopenblas-dev liblapacke-dev pkg-config)
+REQUIRED_PACKAGES=(libopenblas-dev liblapacke-dev zlib1g-dev pkg-config dataset-fashion-mnist)
 
 missing_packages() {
     local p

@@ -1,0 +1,164 @@
+import ArgumentParser
+import Foundation
+import LinearAlgebra
+import Unlearning
+import UnlearningIO
+
+enum RouteChoice: String, ExpressibleByArgument, CaseIterable {
+    case cholesky, pseudoInverse = "pseudo-inverse"
+    var route: RetrainingRoute { self == .cholesky ? .cholesky : .pseudoInverse }
+}
+
+struct Forget: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply one deletion request: forget samples by id, exactly, and write the new model.",
+        discussion: """
+        The closed-form update Delta A = -G[:,F] G[F,F]^{-1} A[F] (G = K^{-1}) with Givens deletion of \
+        the Cholesky factor (dual form), or a rank-k downdate (primal form): the new model equals \
+        the model retrained without these samples, to rounding, at O(N^2 k) cost. The request, its \
+        time and its certificate are appended to the model's journal (see `muso inspect`). The file \
+        is replaced atomically; a request naming an id already forgotten is refused.
+        """
+    )
+
+    @Argument(help: "The model file.")
+    var model: String
+
+    @Option(help: "Ids to forget, comma-separated.")
+    var ids: String?
+
+    @Option(help: "A file of ids to forget (separated by commas, spaces or newlines; # starts a comment).")
+    var idsFile: String?
+
+    @Flag(help: "Also retrain from scratch and report the relative parameter distance.")
+    var verify = false
+
+    @Option(help: "Retraining route for --verify (\(RouteChoice.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var route: RouteChoice = .cholesky
+
+    @Option(name: [.customShort("o"), .long], help: "Write the new model here instead of replacing MODEL.")
+    var output: String?
+
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        if (ids == nil) == (idsFile == nil) { throw ValidationError("give exactly one of --ids and --ids-file") }
+    }
+
+    func run() throws {
+        common.apply()
+        var request: [Int]
+        if let ids {
+            request = try parseIDs(ids, source: "--ids")
+        } else {
+            guard let text = try? String(contentsOfFile: idsFile!, encoding: .utf8) else {
+                throw Failure("\(idsFile!): cannot read the ids file")
+            }
+            request = try parseIDs(text, source: idsFile!)
+        }
+        guard !request.isEmpty else { throw Failure("the request names no id") }
+        var file = try readModel(model)
+        let previously = file.forgottenIDs
+        let again = request.filter { previously[$0] != nil }
+        if !again.isEmpty {
+            let first = again[0], entry = file.journal.first { $0.sequence == previously[first]! }!
+            let shown = again.prefix(10).map(String.init).joined(separator: ", ") + (again.count > 10 ? ", ... (\(again.count) in all)" : "")
+            throw Failure("id \(shown) already forgotten (request #\(entry.sequence) of \(entry.time)); a request is not applied twice")
+        }
+        Progress.report("forgetting \(request.count) samples")
+        let when = Date()
+        var (result, seconds) = try timed { try file.model.forget(ids: request) }
+        if verify {
+            Progress.report("retraining from scratch (\(route.rawValue)) to verify")
+            let m = file.model
+            let thetaR: Matrix
+            switch route {
+            case .cholesky: thetaR = try m.refitted().parameters()
+            case .pseudoInverse:
+                thetaR = try Retraining.minimumNormParameters(features: m.features.rows(m.featureRows), targets: m.targets,
+                                                              initialParameters: m.initialParameters, ridge: m.ridge).parameters
+            }
+            result.certificate.oracleDistance = try m.distance(of: m.parameters(), toRetrained: thetaR)
+            result.certificate.oracleRoute = route.route
+        }
+        file.journal.append(JournalEntry(sequence: (file.journal.last?.sequence ?? 0) + 1, ids: result.forgottenIDs, time: when,
+                                         method: "closed-form", seconds: seconds, samplesAfter: file.model.sampleCount,
+                                         certificate: result.certificate))
+        let target = output ?? model
+        Progress.report("writing \(target)")
+        try file.write(to: target)
+        if common.json {
+            try printJSON(["model": target, "forgotten": result.forgottenIDs.count, "ids": result.forgottenIDs,
+                           "samples_after": file.model.sampleCount, "seconds": seconds, "request": file.journal.last!.sequence,
+                           "certificate": certificateJSON(result.certificate)])
+        } else {
+            print("forgot \(result.forgottenIDs.count) samples in \(format(seconds, "%.3f")) s (request #\(file.journal.last!.sequence)); \(file.model.sampleCount) remain; wrote \(target)")
+            if let d = result.certificate.oracleDistance {
+                print("  relative parameter distance to retraining (\(route.rawValue)): \(format(d))")
+            }
+            print("  certificate: \(result.certificate)")
+        }
+    }
+}
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a model file: its shape, features, data, and the journal of deletion requests."
+    )
+
+    @Argument(help: "The model file.")
+    var model: String
+
+    @Flag(help: "List the ids of the samples the model holds, one per line, and nothing else.")
+    var listIds = false
+
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let file = try readModel(model)
+        let m = file.model
+        if listIds {
+            if common.json { try printJSON(["ids": m.ids]) } else { print(m.ids.map(String.init).joined(separator: "\n")) }
+            return
+        }
+        if common.json {
+            try printJSON([
+                "model": model, "created": file.createdAt, "form": m.form.rawValue, "samples": m.sampleCount,
+                "features": m.featureCount, "outputs": m.outputCount, "ridge": m.ridge, "coding": file.coding.rawValue,
+                "feature_map": ["kind": file.featureMap.kind, "input_dimension": file.featureMap.inputDimension as Any,
+                                "bandwidth": file.featureMap.bandwidth as Any, "seed": file.featureMap.seed.map { Int(truncatingIfNeeded: $0) } as Any,
+                                "path": file.featureMap.path as Any],
+                "data": ["kind": file.data.kind, "path": file.data.path as Any, "classes": file.data.classes,
+                         "limit": file.data.limit as Any, "seed": file.data.seed.map { Int(truncatingIfNeeded: $0) } as Any],
+                "condition_estimate_at_fit": m.fittedConditionEstimate,
+                "journal": file.journal.map { e in
+                    ["request": e.sequence, "ids": e.ids, "time": e.time, "method": e.method, "seconds": e.seconds,
+                     "samples_after": e.samplesAfter, "certificate": certificateJSON(e.certificate)] as [String: Any]
+                },
+            ])
+            return
+        }
+        print("\(model): created \(file.createdAt)")
+        print("  \(m.form.rawValue) form, N = \(m.sampleCount) samples, M = \(m.featureCount) features, C = \(m.outputCount) outputs (\(file.coding.rawValue)), ridge \(m.ridge)")
+        var mapLine = "  features: \(file.featureMap.kind)"
+        if let d = file.featureMap.inputDimension { mapLine += ", d = \(d)" }
+        if let b = file.featureMap.bandwidth { mapLine += String(format: ", bandwidth %.4g", b) }
+        if let s = file.featureMap.seed { mapLine += ", seed \(s)" }
+        if let p = file.featureMap.path { mapLine += ", file \(p)" }
+        print(mapLine)
+        print("  data: \(file.data.kind)\(file.data.path.map { " (\($0))" } ?? ""), classes \(file.data.classes.map(String.init).joined(separator: ","))\(file.data.limit.map { ", subset of \($0)" } ?? "")")
+        print("  cond(K) estimate at fit: \(format(m.fittedConditionEstimate))")
+        if file.journal.isEmpty {
+            print("  journal: no deletion requests")
+        } else {
+            print("  journal: \(file.journal.count) request(s), \(file.journal.reduce(0) { $0 + $1.ids.count }) samples forgotten")
+            for e in file.journal {
+                let shown = e.ids.prefix(8).map(String.init).joined(separator: ",") + (e.ids.count > 8 ? ",..." : "")
+                var line = "    #\(e.sequence) \(e.time): \(e.ids.count) ids [\(shown)], \(e.method), \(format(e.seconds, "%.3f")) s, \(e.samplesAfter) left"
+                if let d = e.certificate.oracleDistance { line += ", distance to retrain \(format(d))" }
+                line += ", residual \(format(e.certificate.stationarityResidual))"
+                print(line)
+            }
+        }
+    }
+}

@@ -1,0 +1,251 @@
+import ArgumentParser
+import Foundation
+import LinearAlgebra
+import Unlearning
+import UnlearningIO
+
+/// A failure while running a command: printed as "Error: <message>"
+/// without the usage text (which is for mistakes in the arguments).
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
+
+/// Options every command shares.
+struct CommonOptions: ParsableArguments {
+    @Flag(help: "Print machine-readable JSON on stdout instead of text.")
+    var json = false
+
+    @Option(help: "BLAS threads (default: OpenBLAS's choice, one per core).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func apply() {
+        if let threads { BLASThreads.count = threads }
+    }
+}
+
+/// Progress on stderr, only when stderr is a terminal.
+enum Progress {
+    static let enabled = isatty(STDERR_FILENO) != 0
+    static func report(_ message: String) {
+        if enabled { FileHandle.standardError.write(Data(("… " + message + "\n").utf8)) }
+    }
+}
+
+/// Runs `body`, returning its value and the wall time in seconds.
+func timed<R>(_ body: () throws -> R) rethrows -> (R, Double) {
+    let start = DispatchTime.now().uptimeNanoseconds
+    let r = try body()
+    return (r, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+}
+
+/// A JSON document on stdout (sorted keys; NaN and infinity as null).
+func printJSON(_ value: Any) throws {
+    let data = try JSONSerialization.data(withJSONObject: sanitize(value), options: [.prettyPrinted, .sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
+}
+
+func sanitize(_ value: Any) -> Any {
+    switch value {
+    case let d as Double: return d.isFinite ? d : NSNull()
+    case let a as [Any]: return a.map(sanitize)
+    case let m as [String: Any]: return m.mapValues(sanitize)
+    case let o as Any? where o == nil: return NSNull()
+    default: return value
+    }
+}
+
+func format(_ x: Double, _ spec: String = "%.3e") -> String {
+    x.isFinite ? String(format: spec, x) : "n/a"
+}
+
+func certificateJSON(_ c: Certificate) -> [String: Any] {
+    var out: [String: Any] = ["exact_method": c.isExact, "stationarity_residual": c.stationarityResidual]
+    if let v = c.oracleDistance { out["relative_distance_to_retrain"] = v }
+    if let v = c.oracleRoute { out["oracle_route"] = v.rawValue }
+    if let v = c.forgottenCoefficientResidual { out["forgotten_coefficient_residual"] = v }
+    if let v = c.conditionEstimate { out["condition_estimate"] = v }
+    if let v = c.errorBound { out["error_bound"] = v }
+    if let v = c.note { out["note"] = v }
+    return out
+}
+
+func certificateJSON(_ c: CertificateRecord) -> [String: Any] {
+    var out: [String: Any] = ["exact_method": c.isExact, "stationarity_residual": c.stationarityResidual]
+    if let v = c.oracleDistance { out["relative_distance_to_retrain"] = v }
+    if let v = c.oracleRoute { out["oracle_route"] = v }
+    if let v = c.forgottenCoefficientResidual { out["forgotten_coefficient_residual"] = v }
+    if let v = c.conditionEstimate { out["condition_estimate"] = v }
+    if let v = c.errorBound { out["error_bound"] = v }
+    if let v = c.note { out["note"] = v }
+    return out
+}
+
+/// Which classes to keep: all, or a comma-separated list.
+struct ClassList: ExpressibleByArgument, Sendable {
+    var classes: [Int]?
+    init?(argument: String) {
+        if argument == "all" { classes = nil; return }
+        let parts = argument.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
+        classes = parts.map { $0! }
+        if Set(classes!).count != classes!.count { return nil }
+    }
+    init(_ classes: [Int]?) { self.classes = classes }
+    var defaultValueDescription: String { classes.map { $0.map(String.init).joined(separator: ",") } ?? "all" }
+}
+
+enum DataKind: String, ExpressibleByArgument, CaseIterable {
+    case fashionMnist = "fashion-mnist", csv, npy
+}
+
+/// Where the training data come from.
+struct DataOptions: ParsableArguments {
+    @Option(help: "Data source (\(DataKind.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var data: DataKind = .fashionMnist
+
+    @Option(help: "Directory of the Fashion-MNIST IDX files.")
+    var fashionDir = FashionMNIST.defaultDirectory
+
+    @Option(help: "The CSV file (--data csv), or the feature matrix .npy file, N x M (--data npy).")
+    var path: String?
+
+    @Option(help: "Labels .npy file, one integer per row (--data npy).")
+    var labels: String?
+
+    @Option(help: "Sample ids .npy file, one integer per row (--data npy; default: row numbers).")
+    var sampleIds: String?
+
+    @Option(help: "CSV: the label column's header name.")
+    var labelColumn = "label"
+
+    @Option(help: "CSV: the id column's header name (ids are row numbers when absent).")
+    var idColumn = "id"
+
+    @Option(help: "Classes to keep: 'all' or a comma-separated list such as 0,6.")
+    var classes = ClassList(nil)
+
+    @Option(help: "Keep a seeded random subset of this many training samples.")
+    var limit: Int?
+
+    func validate() throws {
+        switch data {
+        case .fashionMnist: break
+        case .csv: if path == nil { throw ValidationError("--data csv needs --path FILE.csv") }
+        case .npy:
+            if path == nil || labels == nil { throw ValidationError("--data npy needs --path FEATURES.npy and --labels LABELS.npy") }
+        }
+        if let limit, limit < 2 { throw ValidationError("--limit must be at least 2") }
+    }
+}
+
+/// The training data, loaded: inputs (or a feature file), labels, ids.
+struct LoadedData {
+    var data: LabeledData?          // inputs for a feature map
+    var features: NPYFile?          // a given feature matrix
+    var rows: [Int]                 // rows of `features` used
+    var labels: [Int]
+    var ids: [Int]
+    var description: DataDescription
+}
+
+func loadTraining(_ o: DataOptions, seed: UInt64) throws -> LoadedData {
+    switch o.data {
+    case .fashionMnist:
+        Progress.report("reading Fashion-MNIST from \(o.fashionDir)")
+        let d = try FashionMNIST.load(.train, directory: o.fashionDir, classes: o.classes.classes, limit: o.limit, seed: seed)
+        return LoadedData(data: d, features: nil, rows: [], labels: d.labels, ids: d.ids,
+                          description: DataDescription(kind: "fashion-mnist", path: o.fashionDir, classes: d.classes, limit: o.limit, seed: seed))
+    case .csv:
+        var d = try CSV.load(o.path!, labelColumn: o.labelColumn, idColumn: o.idColumn)
+        if let c = o.classes.classes { d = try d.restricted(to: c) }
+        if let limit = o.limit { d = try d.randomSubset(limit, seed: seed) }
+        return LoadedData(data: d, features: nil, rows: [], labels: d.labels, ids: d.ids,
+                          description: DataDescription(kind: "csv", path: o.path, classes: d.classes, limit: o.limit, seed: seed))
+    case .npy:
+        let file = try NPYFile(path: o.path!)
+        guard file.header.shape.count == 2 else {
+            throw DataError.malformed(path: o.path!, reason: "shape \(file.header.shape), expected a 2-D feature matrix N x M")
+        }
+        let labels = try NPYFile(path: o.labels!).integers()
+        guard labels.count == file.rowCount else {
+            throw DataError.malformed(path: o.labels!, reason: "\(labels.count) labels for \(file.rowCount) rows of \(o.path!)")
+        }
+        var ids = Array(0..<labels.count)
+        if let idPath = o.sampleIds {
+            ids = try NPYFile(path: idPath).integers()
+            guard ids.count == labels.count else { throw DataError.malformed(path: idPath, reason: "\(ids.count) ids for \(labels.count) rows") }
+        }
+        var rows = Array(0..<labels.count)
+        if let c = o.classes.classes {
+            let present = Set(labels)
+            if let absent = c.first(where: { !present.contains($0) }) {
+                throw DataError.invalidSelection(path: o.labels!, reason: "class \(absent) does not occur in the labels")
+            }
+            let wanted = Set(c)
+            rows = rows.filter { wanted.contains(labels[$0]) }
+        }
+        if let limit = o.limit, limit < rows.count {
+            var g = SeededGenerator(seed: seed)
+            rows.shuffle(using: &g)
+            rows = Array(rows.prefix(limit)).sorted()
+        }
+        let chosen = rows.map { labels[$0] }
+        return LoadedData(data: nil, features: file, rows: rows, labels: chosen, ids: rows.map { ids[$0] },
+                          description: DataDescription(kind: "npy", path: o.path, classes: Array(Set(chosen)).sorted(), limit: o.limit, seed: seed))
+    }
+}
+
+/// Reloads the data a model was trained on, from its description, for
+/// evaluation: all samples of the described selection (forgotten included).
+func reloadTraining(_ d: DataDescription, labelsPath: String?, labelColumn: String, idColumn: String) throws -> LabeledData? {
+    switch d.kind {
+    case "fashion-mnist":
+        return try FashionMNIST.load(.train, directory: d.path ?? FashionMNIST.defaultDirectory, classes: d.classes, limit: d.limit, seed: d.seed ?? 0)
+    case "csv":
+        guard let path = d.path else { return nil }
+        var data = try CSV.load(path, labelColumn: labelColumn, idColumn: idColumn).restricted(to: d.classes)
+        if let limit = d.limit { data = try data.randomSubset(limit, seed: d.seed ?? 0) }
+        return data
+    default:
+        return nil
+    }
+}
+
+/// The median pairwise distance of up to 1000 seeded samples: the usual
+/// bandwidth heuristic for the Gaussian kernel.
+func medianDistance(_ x: Matrix, seed: UInt64) -> Double {
+    var g = SeededGenerator(seed: seed ^ 0xBA5D)
+    var rows = Array(0..<x.rows)
+    rows.shuffle(using: &g)
+    rows = Array(rows.prefix(1000))
+    guard rows.count >= 2, let sub = try? x.selectingRows(rows),
+          let gram = try? Matrix.product(sub, sub, transposingSecond: true) else { return 1 }
+    // ||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b, from one GEMM.
+    var distances: [Double] = []
+    distances.reserveCapacity(rows.count * (rows.count - 1) / 2)
+    for a in 0..<rows.count {
+        for b in 0..<a { distances.append(max(0, gram[a, a] + gram[b, b] - 2 * gram[a, b]).squareRoot()) }
+    }
+    distances.sort()
+    return max(distances[distances.count / 2], 1e-12)
+}
+
+/// Reads ids from "1,2,3" or a file with ids separated by commas, spaces or newlines.
+func parseIDs(_ text: String, source: String) throws -> [Int] {
+    var out: [Int] = []
+    for (lineNumber, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        for token in content.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" || $0 == "\r" }) {
+            guard let id = Int(token) else {
+                throw Failure("\(source):\(lineNumber + 1): '\(token)' is not an integer id")
+            }
+            out.append(id)
+        }
+    }
+    return out
+}
