@@ -127,3 +127,31 @@ public func withBLASThreads<R>(_ count: Int, _ body: () throws -> R) rethrows ->
 enum BLASThreadLock {
     static let lock = NSLock()
 }
+
+/// A fresh temporary directory for one test.
+public func temporaryDirectory(_ name: String = #function) throws -> String {
+    let safe = name.filter { $0.isLetter || $0.isNumber }
+    let path = NSTemporaryDirectory() + "muso-test-\(safe)-\(UInt32.random(in: 0...UInt32.max))"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// Runs a program and returns its exit status, stdout and stderr.
+public func runProgram(_ path: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+/// Runs python3 with numpy on `script`; nil when python3 or numpy is missing.
+public func python(_ script: String) throws -> (status: Int32, stdout: String, stderr: String) {
+    try runProgram("/usr/bin/env", ["python3", "-c", script])
+}
