@@ -60,6 +60,10 @@ let package = Package(
             dependencies: ["Unlearning", "LinearAlgebra", "TestSupport"]
         ),
         .testTarget(
+            name: "MusoTests",
+            dependencies: ["muso", "TestSupport"]
+        ),
+        .testTarget(
             name: "UnlearningIOTests",
             dependencies: ["UnlearningIO", "Unlearning", "LinearAlgebra", "TestSupport"]
         ),
