@@ -2,13 +2,19 @@ import ArgumentParser
 import Foundation
 import LinearAlgebra
 import Unlearning
+import UnlearningIO
+
+enum DemoData: String, ExpressibleByArgument, CaseIterable {
+    case fashionMnist = "fashion-mnist", synthetic
+}
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train on a synthetic problem, forget samples exactly, and compare with retraining.",
+        abstract: "Train, forget 1% of the samples exactly, and compare with retraining.",
         discussion: """
-        Draws N inputs in R^d from a mixture of C Gaussian classes (one-hot targets), maps them with \
-        M random Fourier features, fits the min-norm model, forgets k random samples with the \
+        Takes N Fashion-MNIST training images (all ten classes, one-hot targets; or, with --data \
+        synthetic, N inputs in R^d from a mixture of C Gaussian classes), maps them with M random \
+        Fourier features, fits the min-norm model, forgets k random samples (default 1%) with the \
         closed-form update (plus Givens deletion of the Cholesky factor), and retrains from scratch \
         on the rest for comparison. Prints both times and the relative parameter distance \
         ||theta_unlearned - theta_R|| / ||theta_R - theta0||.
@@ -19,16 +25,18 @@ struct Demo: ParsableCommand {
     var samples = 4000
     @Option(name: [.customShort("m"), .long], help: "Number of random features M (even).")
     var features = 16000
-    @Option(name: [.customShort("d"), .long], help: "Input dimension d.")
+    @Option(name: [.customShort("d"), .long], help: "Input dimension d (synthetic data).")
     var dimension = 64
-    @Option(name: [.customShort("c"), .long], help: "Number of classes C (outputs).")
+    @Option(name: [.customShort("c"), .long], help: "Number of classes C (synthetic data).")
     var classes = 2
-    @Option(name: [.customShort("k"), .long], help: "Number of samples to forget.")
-    var forget = 20
+    @Option(name: [.customShort("k"), .long], help: "Number of samples to forget (default: 1% of N).")
+    var forget: Int?
+    @Option(help: "Data (\(DemoData.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var data: DemoData = .fashionMnist
     @Option(help: "Ridge eps >= 0.")
     var ridge = 0.0
-    @Option(help: "Kernel bandwidth sigma of the random Fourier features.")
-    var bandwidth = 8.0
+    @Option(help: "Kernel bandwidth sigma of the random Fourier features (default: median distance; 8 for synthetic data).")
+    var bandwidth: Double?
     @Option(help: "Seed for data, features, theta0 and the forget set.")
     var seed: UInt64 = 1
     @Option(help: "BLAS threads (default: OpenBLAS's choice).")
@@ -40,34 +48,46 @@ struct Demo: ParsableCommand {
         guard samples >= 2 else { throw ValidationError("--samples must be at least 2") }
         guard features >= 2, features % 2 == 0 else { throw ValidationError("--features must be even and at least 2 (cos/sin pairs)") }
         guard dimension >= 1, classes >= 1 else { throw ValidationError("--dimension and --classes must be positive") }
-        guard forget >= 1, forget < samples else { throw ValidationError("--forget must be between 1 and N - 1 = \(samples - 1)") }
+        if let forget { guard forget >= 1, forget < samples else { throw ValidationError("--forget must be between 1 and N - 1 = \(samples - 1)") } }
         guard ridge >= 0 else { throw ValidationError("--ridge must be >= 0") }
-        guard bandwidth > 0 else { throw ValidationError("--bandwidth must be positive") }
+        if let bandwidth { guard bandwidth > 0 else { throw ValidationError("--bandwidth must be positive") } }
     }
 
     func run() throws {
         if let threads { BLASThreads.count = threads }
         var g = SeededGenerator(seed: seed)
-        // Class means on a sphere of radius 3 sqrt(d)/... : well-separated but overlapping classes.
-        let means = Matrix(rows: classes, columns: dimension) { _, _ in 1.5 * g.nextNormal() }
-        var labels = [Int](repeating: 0, count: samples)
-        var x = Matrix(rows: samples, columns: dimension)
-        var y = Matrix(rows: samples, columns: classes)
-        for i in 0..<samples {
-            let c = Int(g.next() % UInt64(classes))
-            labels[i] = c
-            for j in 0..<dimension { x[i, j] = means[c, j] + g.nextNormal() }
-            y[i, c] = 1
+        let x: Matrix, y: Matrix
+        switch data {
+        case .fashionMnist:
+            Progress.report("reading Fashion-MNIST")
+            let d = try FashionMNIST.load(.train, limit: samples, seed: seed)
+            x = d.inputs
+            y = try TargetCoding.oneHot.targets(labels: d.labels, classes: d.classes)
+        case .synthetic:
+            // Class means N(0, 1.5^2 I): overlapping classes, unit noise.
+            let means = Matrix(rows: classes, columns: dimension) { _, _ in 1.5 * g.nextNormal() }
+            var xs = Matrix(rows: samples, columns: dimension)
+            var ys = Matrix(rows: samples, columns: classes)
+            for i in 0..<samples {
+                let c = Int(g.next() % UInt64(classes))
+                for j in 0..<dimension { xs[i, j] = means[c, j] + g.nextNormal() }
+                ys[i, c] = 1
+            }
+            x = xs
+            y = ys
         }
-        let map = try RandomFourierFeatures(inputDimension: dimension, featureCount: features, bandwidth: bandwidth, seed: seed &+ 1)
+        let n = x.rows, outputs = y.columns
+        let forget = self.forget ?? max(1, n / 100)
+        let sigma = bandwidth ?? (data == .synthetic ? 8 : medianDistance(x, seed: seed))
+        let map = try RandomFourierFeatures(inputDimension: x.columns, featureCount: features, bandwidth: sigma, seed: seed &+ 1)
         var source = try FeatureSource.generated(by: map, inputs: x)
-        let theta0 = InitialParameters.gaussian(features: features, outputs: classes,
+        let theta0 = InitialParameters.gaussian(features: features, outputs: outputs,
                                                 standardDeviation: 1 / Double(features).squareRoot(), seed: seed &+ 2)
-        var ids = Array(0..<samples)
+        var ids = Array(0..<n)
         ids.shuffle(using: &g)
         let request = Array(ids.prefix(forget))
 
-        print("problem: N = \(samples), M = \(features), d = \(dimension), C = \(classes), k = \(forget), ridge = \(ridge)")
+        print("problem: \(data == .fashionMnist ? "Fashion-MNIST" : "synthetic"), N = \(n), M = \(features), d = \(x.columns), C = \(outputs), k = \(forget) forgotten, ridge = \(ridge), bandwidth \(String(format: "%.4g", sigma))")
         print("BLAS: OpenBLAS \(BLASThreads.coreName) kernel, \(BLASThreads.count) threads; features \(streaming ? "streamed" : "held in memory")")
         Progress.report("generating features and fitting ...")
         let t0 = Date()
@@ -79,7 +99,7 @@ struct Demo: ParsableCommand {
         Progress.report("retraining from scratch on the retained samples ...")
         let t1 = Date()
         let keep = Set(request)
-        let retainedRows = (0..<samples).filter { !keep.contains($0) }
+        let retainedRows = (0..<n).filter { !keep.contains($0) }
         let retainedSource = try FeatureSource.generated(by: map, inputs: x.selectingRows(retainedRows))
         let retrainedModel = try MinNormModel(
             features: streaming ? retainedSource : retainedSource.materialize(),
