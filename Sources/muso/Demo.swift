@@ -43,6 +43,8 @@ struct Demo: ParsableCommand {
     var threads: Int?
     @Flag(help: "Generate features block by block instead of holding Phi in memory.")
     var streaming = false
+    @Flag(help: "Print machine-readable JSON on stdout instead of text.")
+    var json = false
 
     func validate() throws {
         guard samples >= 2 else { throw ValidationError("--samples must be at least 2") }
@@ -87,14 +89,15 @@ struct Demo: ParsableCommand {
         ids.shuffle(using: &g)
         let request = Array(ids.prefix(forget))
 
-        print("problem: \(data == .fashionMnist ? "Fashion-MNIST" : "synthetic"), N = \(n), M = \(features), d = \(x.columns), C = \(outputs), k = \(forget) forgotten, ridge = \(ridge), bandwidth \(String(format: "%.4g", sigma))")
-        print("BLAS: OpenBLAS \(BLASThreads.coreName) kernel, \(BLASThreads.count) threads; features \(streaming ? "streamed" : "held in memory")")
+        func say(_ line: String) { if !json { print(line) } }
+        say("problem: \(data == .fashionMnist ? "Fashion-MNIST" : "synthetic"), N = \(n), M = \(features), d = \(x.columns), C = \(outputs), k = \(forget) forgotten, ridge = \(ridge), bandwidth \(String(format: "%.4g", sigma))")
+        say("BLAS: OpenBLAS \(BLASThreads.coreName) kernel, \(BLASThreads.count) threads; features \(streaming ? "streamed" : "held in memory")")
         Progress.report("generating features and fitting ...")
         let t0 = Date()
         if !streaming { source = try source.materialize() }
         var model = try MinNormModel(features: source, targets: y, initialParameters: theta0, ridge: ridge)
         let fitTime = Date().timeIntervalSince(t0)
-        print(String(format: "train:   %8.3f s  (%@ form)", fitTime, model.form.rawValue))
+        say(String(format: "train:   %8.3f s  (%@ form)", fitTime, model.form.rawValue))
 
         Progress.report("retraining from scratch on the retained samples ...")
         let t1 = Date()
@@ -106,7 +109,7 @@ struct Demo: ParsableCommand {
             targets: y.selectingRows(retainedRows), initialParameters: theta0, ridge: ridge, form: model.form)
         let thetaR = try retrainedModel.parameters()
         let retrainTime = Date().timeIntervalSince(t1)
-        print(String(format: "retrain: %8.3f s  (features, Gram, factorisation, solve on N - k = %d)", retrainTime, retainedRows.count))
+        say(String(format: "retrain: %8.3f s  (features, Gram, factorisation, solve on N - k = %d)", retrainTime, retainedRows.count))
 
         Progress.report("forgetting \(forget) samples ...")
         let t2 = Date()
@@ -114,10 +117,17 @@ struct Demo: ParsableCommand {
         let theta = try model.parameters()
         let unlearnTime = Date().timeIntervalSince(t2)
         let distance = try model.distance(of: theta, toRetrained: thetaR)
-        print(String(format: "unlearn: %8.3f s  (closed form, factor deletion, theta update)", unlearnTime))
-        print(String(format: "speed-up: %.1fx", retrainTime / unlearnTime))
-        print(String(format: "relative distance to retraining ||theta - theta_R|| / ||theta_R - theta0|| = %.3e", distance))
-        print("certificate: \(result.certificate)")
+        say(String(format: "unlearn: %8.3f s  (closed form, factor deletion, theta update)", unlearnTime))
+        say(String(format: "speed-up: %.1fx", retrainTime / unlearnTime))
+        say(String(format: "relative distance to retraining ||theta - theta_R|| / ||theta_R - theta0|| = %.3e", distance))
+        say("certificate: \(result.certificate)")
+        if json {
+            try printJSON(["data": data.rawValue, "samples": n, "features": features, "outputs": outputs, "forgotten": forget,
+                           "ridge": ridge, "form": model.form.rawValue, "blas_kernel": BLASThreads.coreName, "threads": BLASThreads.count,
+                           "streaming": streaming, "train_seconds": fitTime, "retrain_seconds": retrainTime,
+                           "unlearn_seconds": unlearnTime, "speedup": retrainTime / unlearnTime,
+                           "relative_distance_to_retrain": distance, "certificate": certificateJSON(result.certificate)])
+        }
     }
 }
 

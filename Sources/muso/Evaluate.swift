@@ -94,18 +94,23 @@ struct Evaluate: ParsableCommand {
             guard allLabels.count == features.rowCount else {
                 throw Failure("\(labelsPath): \(allLabels.count) labels for \(features.rowCount) feature rows")
             }
-            retainOutputs = try m.predict(features: features.block(rows: m.featureRows, columns: 0..<features.columnCount))
+            let theta = try m.parameters()
+            let source = FeatureSource.provided(by: features)
+            retainOutputs = try source.apply(rows: m.featureRows, to: theta)
             retainLabels = m.featureRows.map { allLabels[$0] }
             // Forgotten rows: ids are rows unless the model was trained with --sample-ids; ids equal rows here.
             let forgottenRows = forgottenIDs.sorted().filter { $0 >= 0 && $0 < features.rowCount }
-            forgetOutputs = try m.predict(features: features.block(rows: forgottenRows, columns: 0..<features.columnCount))
+            forgetOutputs = try source.apply(rows: forgottenRows, to: theta)
             forgetLabels = forgottenRows.map { allLabels[$0] }
             let test = try NPYFile(path: tp)
             var testRows = Array(0..<test.rowCount)
             let allTest = try NPYFile(path: tl).integers()
             testRows = testRows.filter { classes.contains(allTest[$0]) }
             if let limit = testLimit, limit < testRows.count { testRows = Array(testRows.prefix(limit)) }
-            testOutputs = try m.predict(features: test.block(rows: testRows, columns: 0..<test.columnCount))
+            guard test.columnCount == m.featureCount else {
+                throw Failure("\(tp): \(test.columnCount) feature columns, the model has \(m.featureCount)")
+            }
+            testOutputs = try FeatureSource.provided(by: test).apply(rows: testRows, to: theta)
             testLabelValues = testRows.map { allTest[$0] }
         } else {
             guard let training = try reloadTraining(file.data, labelsPath: labels, labelColumn: labelColumn, idColumn: idColumn) else {

@@ -114,7 +114,8 @@ struct Train: ParsableCommand {
             try MinNormModel(features: source, rows: rows, targets: y, ids: loaded.ids, initialParameters: theta0, ridge: ridge,
                              form: form == .auto ? nil : (form == .dual ? .dual : .primal))
         }
-        let predicted = chosenCoding.predictedClasses(try model.predict(features: source.rows(rows)), classes: classes)
+        // Block by block: a mapped feature file is never read whole.
+        let predicted = chosenCoding.predictedClasses(try source.apply(rows: rows, to: model.parameters()), classes: classes)
         let trainAccuracy = accuracy(predicted, loaded.labels)
         let file = ModelFile(model: model, featureMap: mapDescription, data: loaded.description, coding: chosenCoding)
         Progress.report("writing \(output)")

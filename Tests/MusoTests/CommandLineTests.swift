@@ -145,6 +145,30 @@ struct CommandLineTests {
         r = try muso("inspect", dir + "/train.csv")
         #expect(r.status != 0 && r.stderr.contains("not a muso model file"))
         #expect(!FileManager.default.fileExists(atPath: dir + "/x.muso"))
+        r = try muso("evaluate", model)
+        #expect(r.status != 0 && r.stderr.contains("a CSV model needs --test-path"), "\(r.stderr)")
+        r = try muso("evaluate", model, "--test-path", dir + "/none.csv")
+        #expect(r.status != 0 && r.stderr.contains("none.csv: cannot read"))
+        try "x".write(toFile: dir + "/afile", atomically: true, encoding: .utf8)
+        r = try muso("export", model, "--to", dir + "/afile")
+        #expect(r.status != 0 && r.stderr.contains("afile"), "\(r.stderr)")
+        r = try muso("experiment", "linear", "--scenarios", "pair,cats")
+        #expect(r.status != 0 && r.stderr.contains("unknown scenario 'cats'"))
+        r = try muso("experiment", "linear", "--pair", "1")
+        #expect(r.status != 0 && r.stderr.contains("--pair takes two classes"))
+        r = try muso("demo", "-n", "100", "-k", "100")
+        #expect(r.status != 0 && r.stderr.contains("--forget must be between 1 and N - 1"))
+        r = try muso("inspect", dir + "/nothing.muso")
+        #expect(r.status != 0 && r.stderr.contains("nothing.muso: cannot read: no such file"))
+    }
+
+    @Test("the demo forgets exactly and reports as JSON")
+    func demo() throws {
+        let r = try muso("demo", "--data", "synthetic", "-n", "200", "-m", "600", "-d", "8", "-k", "3", "--json")
+        #expect(r.status == 0, "\(r.stderr)")
+        let out = try json(r.stdout)
+        #expect((out["relative_distance_to_retrain"] as? Double ?? 1) <= 1e-9)
+        #expect(out["forgotten"] as? Int == 3 && out["samples"] as? Int == 200)
     }
 
     @Test("--help of every command lists its options")
