@@ -177,6 +177,12 @@ public struct Cholesky: Sendable {
         return 2 * s
     }
 
+    /// Copies the storage now if it is shared with another value (see
+    /// `MinNormModel.makeStorageUnique`).
+    public mutating func makeStorageUnique() {
+        storage.withUnsafeMutableBufferPointer { _ in }
+    }
+
     /// The diagonal of L.
     public var diagonal: [Double] { (0..<order).map { storage[$0 + $0 * leadingDimension] } }
 }

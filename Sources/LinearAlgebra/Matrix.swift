@@ -135,6 +135,29 @@ public struct Matrix: Sendable, Equatable, CustomStringConvertible {
         return out
     }
 
+    /// The principal submatrix with rows and columns `indices` (in that
+    /// order) of a square matrix: K_RR from K.
+    /// - Complexity: O(indices.count^2).
+    public func principalSubmatrix(_ indices: [Int]) throws(LinearAlgebraError) -> Matrix {
+        guard rows == columns else {
+            throw .dimensionMismatch(operation: "Matrix.principalSubmatrix", detail: "\(rows) x \(columns) is not square")
+        }
+        for i in indices where i < 0 || i >= rows {
+            throw .invalidArgument(operation: "Matrix.principalSubmatrix", detail: "index \(i) out of 0..<\(rows)")
+        }
+        let k = indices.count, n = rows
+        var out = Matrix(rows: k, columns: k)
+        elements.withUnsafeBufferPointer { src in
+            out.elements.withUnsafeMutableBufferPointer { dst in
+                for (c, j) in indices.enumerated() {
+                    let s = j * n, d = c * k
+                    for (r, i) in indices.enumerated() { dst[d + r] = src[s + i] }
+                }
+            }
+        }
+        return out
+    }
+
     /// The columns in `range`.
     /// - Complexity: O(rows * range.count), one contiguous copy.
     public func selectingColumns(_ range: Range<Int>) throws(LinearAlgebraError) -> Matrix {

@@ -235,3 +235,10 @@ public protocol FeatureBlockProvider: Sendable {
     /// Phi[rows, columns] as a rows.count x columns.count matrix.
     func block(rows: [Int], columns: Range<Int>) throws -> Matrix
 }
+
+extension FeatureSource {
+    /// A source with no samples, to release a large one early.
+    public init(empty: Void) {
+        self.init(storage: .materialized(Matrix(rows: 0, columns: 0), origin: nil), sampleCount: 0, featureCount: 0)
+    }
+}

@@ -13,6 +13,6 @@ struct Muso: ParsableCommand {
         exactly (the result equals retraining without them, to rounding), with a journal of every \
         request and its certificate; evaluate, inspect and export the model.
         """,
-        subcommands: [Train.self, Forget.self, Inspect.self, Evaluate.self, Export.self, Experiment.self, Demo.self]
+        subcommands: [Train.self, Forget.self, Inspect.self, Evaluate.self, Export.self, Experiment.self, Bench.self, Demo.self]
     )
 }

@@ -1,0 +1,342 @@
+import ArgumentParser
+import Foundation
+import LinearAlgebra
+import Unlearning
+import UnlearningIO
+
+/// Peak resident memory of this process since the last `resetPeakMemory()`
+/// (Linux: VmHWM of /proc/self/status, reset by writing 5 to clear_refs).
+enum PeakMemory {
+    static func reset() {
+        if let fd = fopen("/proc/self/clear_refs", "w") { fputs("5", fd); fclose(fd) }
+    }
+    static var bytes: Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+            return kb * 1024
+        }
+        return 0
+    }
+}
+
+/// The median wall time of `repeats` runs of `body` (each run after `setup`).
+func medianTime(_ repeats: Int, setup: () throws -> Void = {}, _ body: () throws -> Void) rethrows -> Double {
+    var times: [Double] = []
+    for _ in 0..<max(1, repeats) {
+        try setup()
+        let ((), t) = try timed(body)
+        times.append(t)
+    }
+    times.sort()
+    return times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+}
+
+/// One row of the sweep.
+struct BenchRow {
+    var n: Int, m: Int, d: Int, k: Int, repeats: Int
+    var features = 0.0, gram = 0.0, factor = 0.0, solve = 0.0
+    var retrainScratch = 0.0        // baseline 1
+    var retrainCachedGram = 0.0     // baseline 2
+    var unlearnCached = 0.0         // baseline 3, Phi held, theta updated
+    var unlearnDeferred = 0.0       // the same without the theta update (A and factor only)
+    var unlearnStreaming = 0.0      // Phi generated block by block for the theta update
+    var musoLabels = 0.0
+    var distance = 0.0
+    var dgemmSeconds = 0.0, dsyrkSeconds = 0.0, dpotrfSeconds = 0.0
+    var peakCached = 0, peakStreaming = 0
+
+    var gramFlops: Double { Double(n) * Double(n) * Double(m) }
+    var gramRate: Double { gramFlops / gram }
+    var dsyrkRate: Double { gramFlops / dsyrkSeconds }
+    var projectionFlops: Double { 2 * Double(n) * Double(d) * Double(m / 2) }
+    var speedupScratch: Double { retrainScratch / unlearnCached }
+    var speedupCachedGram: Double { retrainCachedGram / unlearnCached }
+
+    static let csvHeader = "N,M,d,k,repeats,features_s,gram_s,factor_s,solve_s,retrain_scratch_s,retrain_cached_gram_s,unlearn_cached_s,unlearn_without_theta_s,unlearn_streaming_s,muso_labels_s,speedup_vs_scratch,speedup_vs_cached_gram,relative_distance,gram_gflops,dsyrk_gflops,gram_fraction_of_dsyrk,dgemm_projection_s,dpotrf_s,peak_cached_bytes,peak_streaming_bytes"
+
+    var csv: String {
+        [n, m, d, k, repeats].map(String.init).joined(separator: ",") + ","
+            + [features, gram, factor, solve, retrainScratch, retrainCachedGram, unlearnCached, unlearnDeferred, unlearnStreaming,
+               musoLabels, speedupScratch, speedupCachedGram, distance, gramRate / 1e9, dsyrkRate / 1e9, gramRate / dsyrkRate,
+               dgemmSeconds, dpotrfSeconds].map { String(format: "%.6g", $0) }.joined(separator: ",")
+            + ",\(peakCached),\(peakStreaming)"
+    }
+
+    var json: [String: Any] {
+        ["N": n, "M": m, "d": d, "k": k, "repeats": repeats, "features_s": features, "gram_s": gram, "factor_s": factor,
+         "solve_s": solve, "retrain_scratch_s": retrainScratch, "retrain_cached_gram_s": retrainCachedGram,
+         "unlearn_cached_s": unlearnCached, "unlearn_without_theta_s": unlearnDeferred, "unlearn_streaming_s": unlearnStreaming,
+         "muso_labels_s": musoLabels, "speedup_vs_scratch": speedupScratch, "speedup_vs_cached_gram": speedupCachedGram,
+         "relative_distance": distance, "gram_gflops": gramRate / 1e9, "dsyrk_gflops": dsyrkRate / 1e9,
+         "gram_fraction_of_dsyrk": gramRate / dsyrkRate, "dgemm_projection_s": dgemmSeconds, "dpotrf_s": dpotrfSeconds,
+         "peak_cached_bytes": peakCached, "peak_streaming_bytes": peakStreaming]
+    }
+}
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmark exact unlearning against retraining over a sweep of sizes.",
+        discussion: """
+        For each N and M = ratio * N (d = 784, Fashion-MNIST images, random Fourier features), \
+        times: feature generation, Gram formation, factorisation, solve; retraining from scratch on \
+        the N - k retained samples (baseline 1); retraining that reuses the cached Gram matrix \
+        (slice K_RR, refactorise, solve: baseline 2); exact unlearning of k samples (closed form, \
+        Givens factor deletion, theta update) with Phi held in memory (baseline 3), without the \
+        theta update, and with Phi streamed; the MUSO labels. Each time is the median of --repeats \
+        runs. In the same run, a DGEMM of the projection's shape, a DSYRK of the Gram's shape and a \
+        DPOTRF of its order give the machine's BLAS rate. Every row records the relative distance \
+        of the unlearned parameters to the retrained ones and the peak resident memory of the \
+        cached and streaming phases. Writes bench.csv, bench.json and bench.svg (time against N, \
+        log axes) to --out.
+        """
+    )
+
+    @Option(help: "Sample counts N, comma-separated.")
+    var sizes = "1000,2000,4000,8000,16000"
+
+    @Option(help: "Feature ratios M / N, comma-separated.")
+    var ratios = "2,4"
+
+    @Option(help: "Forget-set sizes k, comma-separated.")
+    var forget = "1,10,100"
+
+    @Option(help: "Runs per timing (the median is reported).")
+    var repeats = 3
+
+    @Option(help: "Sizes N above this run each timing once (retraining them takes minutes).")
+    var singleRunAbove = 4000
+
+    @Option(help: "Directory for bench.csv, bench.json and bench.svg.")
+    var out = "bench-results"
+
+    @Option(help: "Directory of the Fashion-MNIST IDX files.")
+    var fashionDir = FashionMNIST.defaultDirectory
+
+    @Option(help: "Compare the ratios with the bounds in this JSON file and exit 1 on a regression (the CI gate).")
+    var check: String?
+
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+        for (name, list) in [("--sizes", sizes), ("--ratios", ratios), ("--forget", forget)] {
+            guard !list.split(separator: ",").isEmpty, list.split(separator: ",").allSatisfy({ (Int($0) ?? 0) >= 1 }) else {
+                throw ValidationError("\(name) takes positive integers separated by commas, got '\(list)'")
+            }
+        }
+    }
+
+    func run() throws {
+        common.apply()
+        let ns = sizes.split(separator: ",").map { Int($0)! }
+        let rs = ratios.split(separator: ",").map { Int($0)! }
+        let ks = forget.split(separator: ",").map { Int($0)! }
+        let all = try FashionMNIST.load(.train, directory: fashionDir)
+        var rows: [BenchRow] = []
+        if !common.json {
+            print("OpenBLAS \(BLASThreads.coreName) kernel, \(BLASThreads.count) threads; d = 784; median of \(repeats) runs (1 run for N > \(singleRunAbove))")
+            print("    N      M     k |  retrain   cached-K  unlearn  (no theta) streaming |  x scratch  x cached-K | rel. dist | Gram GF/s  DSYRK GF/s | peak cached / streaming")
+        }
+        for n in ns {
+            guard n <= all.count else { throw Failure("N = \(n) exceeds the \(all.count) Fashion-MNIST training images") }
+            let x = try all.inputs.selectingRows(Array(0..<n))
+            let labels = Array(all.labels.prefix(n))
+            let y = try TargetCoding.oneHot.targets(labels: labels, classes: Array(0...9))
+            for r in rs {
+                let m = 2 * ((r * n) / 2)
+                let reps = n > singleRunAbove ? 1 : repeats
+                for row in try benchmark(x: x, y: y, m: m, ks: ks, repeats: reps) {
+                    rows.append(row)
+                    if !common.json { printRow(row) }
+                }
+            }
+        }
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try AtomicFile.write(Array(([BenchRow.csvHeader] + rows.map(\.csv)).joined(separator: "\n").utf8) + [10], to: "\(out)/bench.csv")
+        let doc: [String: Any] = ["kernel": BLASThreads.coreName, "threads": BLASThreads.count, "repeats": repeats,
+                                  "single_run_above": singleRunAbove, "rows": rows.map(\.json)]
+        let json = try JSONSerialization.data(withJSONObject: sanitize(doc), options: [.prettyPrinted, .sortedKeys])
+        try AtomicFile.write([UInt8](json), to: "\(out)/bench.json")
+        try AtomicFile.write(Array(svgPlot(rows).utf8), to: "\(out)/bench.svg")
+        if common.json { try printJSON(doc) } else { print("wrote \(out)/bench.csv, bench.json, bench.svg") }
+        if let check { try gate(rows, bounds: check) }
+    }
+
+    func printRow(_ r: BenchRow) {
+        func gb(_ b: Int) -> String { String(format: "%.2f GB", Double(b) / 1e9) }
+        print(String(format: "%6d %6d %5d | %8.3f %8.3f %8.4f %8.4f %8.4f | %9.1f %9.1f | %9.2e | %8.1f %8.1f | %@ / %@",
+                     r.n, r.m, r.k, r.retrainScratch, r.retrainCachedGram, r.unlearnCached, r.unlearnDeferred, r.unlearnStreaming,
+                     r.speedupScratch, r.speedupCachedGram, r.distance, r.gramRate / 1e9, r.dsyrkRate / 1e9, gb(r.peakCached), gb(r.peakStreaming)))
+    }
+
+    /// All timings for one (N, M), one row per k.
+    func benchmark(x: Matrix, y: Matrix, m: Int, ks: [Int], repeats: Int) throws -> [BenchRow] {
+        let n = x.rows, d = x.columns
+        let map = try RandomFourierFeatures(inputDimension: d, featureCount: m, bandwidth: 11.6, seed: 1)
+        let theta0 = InitialParameters.gaussian(features: m, outputs: y.columns, standardDeviation: 1 / Double(m).squareRoot(), seed: 2)
+        var base = BenchRow(n: n, m: m, d: d, k: 0, repeats: repeats)
+        Progress.report("N = \(n), M = \(m): BLAS reference calls")
+        // The machine's BLAS rates on the shapes the engine cannot avoid.
+        do {
+            let w = try map.frequencies.selectingColumns(0..<(m / 2))
+            base.dgemmSeconds = try medianTime(repeats) { _ = try Matrix.product(x, w) }
+            let phi = try map.features(of: x)
+            var k = Matrix(rows: n, columns: n)
+            base.dsyrkSeconds = try medianTime(repeats) { try k.addGram(of: phi, beta: 0) }
+            k.symmetrizeFromLower()
+            base.dpotrfSeconds = try medianTime(repeats) { _ = try Cholesky(factoring: k) }
+        }
+        var rows: [BenchRow] = []
+        for k in ks where k < n {
+            var row = base
+            row.k = k
+            var g = SeededGenerator(seed: UInt64(n * 31 + k))
+            var order = Array(0..<n)
+            order.shuffle(using: &g)
+            let ids = Array(order.prefix(k))
+            let forgotten = Set(ids)
+            let keep = (0..<n).filter { !forgotten.contains($0) }
+            // Baseline 1: retrain from scratch on the retained samples.
+            Progress.report("N = \(n), M = \(m), k = \(k): retraining from scratch")
+            var thetaR = Matrix(rows: 0, columns: 0)
+            let xR = try x.selectingRows(keep), yR = try y.selectingRows(keep)
+            row.retrainScratch = try medianTime(repeats) {
+                let source = try FeatureSource.generated(by: map, inputs: xR).materialize()
+                thetaR = try MinNormModel(features: source, targets: yR, initialParameters: theta0, form: .dual).parameters()
+            }
+            // The fit, step by step, with Phi held.
+            PeakMemory.reset()
+            var phiSource = try FeatureSource.generated(by: map, inputs: x)
+            row.features = try medianTime(repeats) { phiSource = try FeatureSource.generated(by: map, inputs: x).materialize() }
+            var gram = Matrix(rows: 0, columns: 0)
+            row.gram = try medianTime(repeats) { gram = try phiSource.gram(rows: Array(0..<n)) }
+            var factor: Cholesky?
+            row.factor = try medianTime(repeats) { factor = try Cholesky(factoring: gram) }
+            let t = try y - phiSource.apply(rows: Array(0..<n), to: theta0)
+            row.solve = try medianTime(repeats) {
+                let a = try factor!.solve(t)
+                _ = try phiSource.applyTransposed(rows: Array(0..<n), to: a)
+            }
+            factor = nil
+            // Baseline 2: reuse the cached Gram matrix: slice, refactorise, solve.
+            Progress.report("N = \(n), M = \(m), k = \(k): retraining from the cached Gram matrix")
+            row.retrainCachedGram = try medianTime(repeats) {
+                let kRR = try gram.principalSubmatrix(keep)
+                let f = try Cholesky(factoring: kRR)
+                let a = try f.solve(t.selectingRows(keep))
+                _ = try phiSource.applyTransposed(rows: keep, to: a)
+            }
+            gram = Matrix(rows: 0, columns: 0)
+            // Baseline 3: exact unlearning, Phi held.
+            Progress.report("N = \(n), M = \(m), k = \(k): exact unlearning")
+            let model = try MinNormModel(features: phiSource, targets: y, initialParameters: theta0, form: .dual)
+            var copy = model
+            row.unlearnCached = try medianTime(repeats, setup: { copy = model; copy.makeStorageUnique() }) {
+                try copy.forget(ids: ids)
+            }
+            row.distance = try copy.distance(of: copy.parameters(), toRetrained: thetaR)
+            row.unlearnDeferred = try medianTime(repeats, setup: { copy = model; copy.makeStorageUnique() }) {
+                try copy.forget(ids: ids, updateParameters: false)
+            }
+            row.musoLabels = try medianTime(repeats) { _ = try model.optimalLabels(forgetting: ids) }
+            row.peakCached = PeakMemory.bytes
+            copy = model
+            // Streaming: Phi regenerated block by block for the theta update.
+            phiSource = FeatureSource(empty: ())
+            PeakMemory.reset()
+            let streamed = try MinNormModel(features: FeatureSource.generated(by: map, inputs: x), targets: y,
+                                            initialParameters: theta0, form: .dual)
+            var streamedCopy = streamed
+            row.unlearnStreaming = try medianTime(repeats, setup: { streamedCopy = streamed; streamedCopy.makeStorageUnique() }) {
+                try streamedCopy.forget(ids: ids)
+            }
+            row.peakStreaming = PeakMemory.bytes
+            rows.append(row)
+        }
+        return rows
+    }
+
+    /// The CI gate: every ratio within its committed bound.
+    func gate(_ rows: [BenchRow], bounds path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path),
+              let bounds = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw Failure("\(path): cannot read the bounds file")
+        }
+        var failures: [String] = []
+        for row in rows {
+            let unlearnOverRetrain = row.unlearnCached / row.retrainScratch
+            let unlearnOverCachedGram = row.unlearnCached / row.retrainCachedGram
+            let gramFraction = row.gramRate / row.dsyrkRate
+            if let b = bounds["max_unlearn_over_retrain"] as? Double, unlearnOverRetrain > b {
+                failures.append(String(format: "N = %d, k = %d: unlearn / retrain = %.4g exceeds the bound %.4g", row.n, row.k, unlearnOverRetrain, b))
+            }
+            if let b = bounds["max_unlearn_over_cached_gram_retrain"] as? Double, unlearnOverCachedGram > b {
+                failures.append(String(format: "N = %d, k = %d: unlearn / cached-Gram retrain = %.4g exceeds the bound %.4g", row.n, row.k, unlearnOverCachedGram, b))
+            }
+            if let b = bounds["min_gram_fraction_of_dsyrk"] as? Double, gramFraction < b {
+                failures.append(String(format: "N = %d: Gram rate / DSYRK rate = %.3f is below the bound %.3f", row.n, gramFraction, b))
+            }
+            if let b = bounds["max_relative_distance"] as? Double, !(row.distance <= b) {
+                failures.append(String(format: "N = %d, k = %d: relative distance %.3e exceeds %.1e", row.n, row.k, row.distance, b))
+            }
+        }
+        if failures.isEmpty {
+            print("benchmark gate: all ratios within the bounds of \(path)")
+        } else {
+            throw Failure("benchmark gate failed (bounds in \(path)):\n  " + failures.joined(separator: "\n  "))
+        }
+    }
+
+    /// Time against N on log axes: retraining (baseline 1) and unlearning
+    /// (Phi held), k = the smallest, one pair of lines per M / N ratio.
+    func svgPlot(_ rows: [BenchRow]) -> String {
+        let width = 760.0, height = 480.0, left = 80.0, right = 200.0, top = 40.0, bottom = 60.0
+        let k0 = rows.map(\.k).min() ?? 1
+        let chosen = rows.filter { $0.k == k0 }
+        let ns = chosen.map { Double($0.n) }, ts = chosen.flatMap { [$0.retrainScratch, $0.unlearnCached] }.filter { $0 > 0 }
+        guard let nMin = ns.min(), let nMax = ns.max(), let tMin = ts.min(), let tMax = ts.max() else { return "<svg xmlns=\"http://www.w3.org/2000/svg\"/>" }
+        let lx0 = log10(nMin) - 0.05, lx1 = log10(nMax) + 0.05
+        let ly0 = floor(log10(tMin)), ly1 = ceil(log10(tMax))
+        func px(_ n: Double) -> Double { left + (log10(n) - lx0) / max(lx1 - lx0, 1e-9) * (width - left - right) }
+        func py(_ t: Double) -> Double { top + (ly1 - log10(t)) / max(ly1 - ly0, 1e-9) * (height - top - bottom) }
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
+        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        s += "<text x=\"\(left)\" y=\"22\" font-size=\"14\">Retraining vs exact unlearning (k = \(k0)), \(BLASThreads.coreName), \(BLASThreads.count) threads</text>\n"
+        var e = ly0
+        while e <= ly1 {
+            let y = py(pow(10, e))
+            s += "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(width - right)\" y2=\"\(y)\" stroke=\"#ddd\"/>"
+            s += "<text x=\"\(left - 8)\" y=\"\(y + 4)\" text-anchor=\"end\">1e\(Int(e)) s</text>\n"
+            e += 1
+        }
+        for n in Set(chosen.map(\.n)).sorted() {
+            let x = px(Double(n))
+            s += "<line x1=\"\(x)\" y1=\"\(top)\" x2=\"\(x)\" y2=\"\(height - bottom)\" stroke=\"#eee\"/>"
+            s += "<text x=\"\(x)\" y=\"\(height - bottom + 18)\" text-anchor=\"middle\">\(n)</text>\n"
+        }
+        s += "<text x=\"\((left + width - right) / 2)\" y=\"\(height - 15)\" text-anchor=\"middle\">N (log scale)</text>\n"
+        let colors = ["#d62728", "#1f77b4", "#ff7f0e", "#2ca02c"]
+        var legend = 0
+        for (ci, ratio) in Set(chosen.map { $0.m / $0.n }).sorted().enumerated() {
+            let series = chosen.filter { $0.m / $0.n == ratio }.sorted { $0.n < $1.n }
+            for (kind, dash) in [("retrain", ""), ("unlearn", "6,4")] {
+                let pts = series.map { "\(px(Double($0.n))),\(py(kind == "retrain" ? $0.retrainScratch : $0.unlearnCached))" }.joined(separator: " ")
+                let color = colors[(2 * ci + (kind == "retrain" ? 0 : 1)) % colors.count]
+                s += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" \(dash.isEmpty ? "" : "stroke-dasharray=\"\(dash)\"") points=\"\(pts)\"/>\n"
+                for p in series {
+                    s += "<circle cx=\"\(px(Double(p.n)))\" cy=\"\(py(kind == "retrain" ? p.retrainScratch : p.unlearnCached))\" r=\"3\" fill=\"\(color)\"/>\n"
+                }
+                let ly = top + 20 + Double(legend) * 20
+                s += "<line x1=\"\(width - right + 15)\" y1=\"\(ly)\" x2=\"\(width - right + 45)\" y2=\"\(ly)\" stroke=\"\(color)\" stroke-width=\"2\" \(dash.isEmpty ? "" : "stroke-dasharray=\"\(dash)\"")/>"
+                s += "<text x=\"\(width - right + 50)\" y=\"\(ly + 4)\">\(kind), M = \(ratio)N</text>\n"
+                legend += 1
+            }
+            for p in series {
+                s += "<text x=\"\(px(Double(p.n)) + 5)\" y=\"\((py(p.retrainScratch) + py(p.unlearnCached)) / 2)\" fill=\"#555\">\(String(format: "%.0fx", p.speedupScratch))</text>\n"
+            }
+        }
+        s += "</svg>\n"
+        return s
+    }
+}
