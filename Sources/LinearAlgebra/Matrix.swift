@@ -23,6 +23,21 @@ public struct Matrix: Sendable, Equatable, CustomStringConvertible {
         self.elements = Array(repeating: value, count: rows * columns)
     }
 
+    /// A `rows x columns` matrix whose entries `initializer` writes, given
+    /// the uninitialised column-major buffer: no zero-fill pass, so the
+    /// memory is first touched by the writer (which may be several threads).
+    /// `initializer` must write every entry.
+    /// - Complexity: O(1) plus `initializer`.
+    public init(rows: Int, columns: Int, initializingWith initializer: (UnsafeMutableBufferPointer<Double>) throws -> Void) rethrows {
+        precondition(rows >= 0 && columns >= 0, "Matrix: negative shape \(rows) x \(columns)")
+        self.rows = rows
+        self.columns = columns
+        self.elements = try Array(unsafeUninitializedCapacity: rows * columns) { buffer, count in
+            try initializer(buffer)
+            count = rows * columns
+        }
+    }
+
     /// A matrix over the given column-major entries.
     /// - Throws: `LinearAlgebraError.dimensionMismatch` when
     ///   `elements.count != rows * columns`.

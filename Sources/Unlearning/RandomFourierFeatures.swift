@@ -49,32 +49,40 @@ public struct RandomFourierFeatures: FeatureMap {
         try checkBlock(inputs, columns)
         try inputs.requireFinite("the inputs")
         let n = inputs.rows
-        var out = Matrix(rows: n, columns: columns.count)
-        if columns.isEmpty || n == 0 { return out }
+        if columns.isEmpty || n == 0 { return Matrix(rows: n, columns: columns.count) }
         let jlo = columns.lowerBound / 2, jhi = (columns.upperBound + 1) / 2
-        let w = try frequencies.selectingColumns(jlo..<jhi)
-        let projection = try Matrix.product(inputs, w)
         let scale = 1 / Double(featureCount / 2).squareRoot()
         let first = columns.lowerBound
-        projection.withUnsafeBufferPointer { pp in
-            out.withUnsafeMutableBufferPointer { po in
-                let src = SharedConstPointer(base: pp.baseAddress!)
-                let dst = SharedPointer(base: po.baseAddress!)
-                parallelChunks(columns.count, minimumChunk: max(1, 16384 / max(n, 1))) { range in
-                    for c in range {
-                        let feature = first + c
-                        let j = feature / 2 - jlo
-                        let s = src.base + j * n, d = dst.base + c * n
-                        if feature % 2 == 0 {
-                            for i in 0..<n { d[i] = scale * cos(s[i]) }
-                        } else {
-                            for i in 0..<n { d[i] = scale * sin(s[i]) }
+        // The projection X W is formed a block of frequencies at a time into
+        // one reused buffer, and cos/sin write straight into the (never
+        // zero-filled) output: Phi's memory is touched once, by all cores.
+        let block = max(1, min(jhi - jlo, 512))
+        var projection = Matrix(rows: n, columns: block)
+        return try Matrix(rows: n, columns: columns.count) { out in
+            let dst = SharedPointer(base: out.baseAddress!)
+            for blo in stride(from: jlo, to: jhi, by: block) {
+                let bhi = min(jhi, blo + block)
+                let w = try frequencies.selectingColumns(blo..<bhi)
+                if bhi - blo != projection.columns { projection = Matrix(rows: n, columns: bhi - blo) }
+                try projection.addProduct(inputs, w, beta: 0)
+                // Output columns whose frequency lies in [blo, bhi).
+                let cLo = max(columns.lowerBound, 2 * blo) - first, cHi = min(columns.upperBound, 2 * bhi) - first
+                projection.withUnsafeBufferPointer { pp in
+                    let src = SharedConstPointer(base: pp.baseAddress!)
+                    parallelChunks(cHi - cLo, minimumChunk: max(1, 16384 / max(n, 1))) { range in
+                        for c in range {
+                            let feature = first + cLo + c
+                            let s = src.base + (feature / 2 - blo) * n, d = dst.base + (cLo + c) * n
+                            if feature % 2 == 0 {
+                                for i in 0..<n { d[i] = scale * cos(s[i]) }
+                            } else {
+                                for i in 0..<n { d[i] = scale * sin(s[i]) }
+                            }
                         }
                     }
                 }
             }
         }
-        return out
     }
 
     /// The kernel this map approximates, exp(-||x - y||^2 / (2 sigma^2)).
