@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "LinearAlgebra", targets: ["LinearAlgebra"]),
         .library(name: "Unlearning", targets: ["Unlearning"]),
         .library(name: "UnlearningIO", targets: ["UnlearningIO"]),
+        .library(name: "Network", targets: ["Network"]),
         .executable(name: "muso", targets: ["muso"]),
     ],
     dependencies: [
@@ -29,6 +30,11 @@ let package = Package(
             name: "Unlearning",
             dependencies: ["LinearAlgebra"]
         ),
+        // The network extension: an MLP on BLAS, MUSO's relabel/fine-tune.
+        .target(
+            name: "Network",
+            dependencies: ["LinearAlgebra", "Unlearning"]
+        ),
         // zlib: gzip-compressed IDX files and CRC-32. No stable API.
         .systemLibrary(
             name: "_CZlib",
@@ -37,12 +43,12 @@ let package = Package(
         // Data formats (IDX, CSV, NPY) and the model file.
         .target(
             name: "UnlearningIO",
-            dependencies: ["Unlearning", "LinearAlgebra", "_CZlib"]
+            dependencies: ["Unlearning", "LinearAlgebra", "Network", "_CZlib"]
         ),
         .executableTarget(
             name: "muso",
             dependencies: [
-                "Unlearning", "LinearAlgebra", "UnlearningIO",
+                "Unlearning", "LinearAlgebra", "UnlearningIO", "Network",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -58,6 +64,10 @@ let package = Package(
         .testTarget(
             name: "UnlearningTests",
             dependencies: ["Unlearning", "LinearAlgebra", "TestSupport"]
+        ),
+        .testTarget(
+            name: "NetworkTests",
+            dependencies: ["Network", "Unlearning", "UnlearningIO", "LinearAlgebra", "TestSupport"]
         ),
         .testTarget(
             name: "MusoTests",

@@ -13,7 +13,7 @@ enum PeakMemory {
     static var bytes: Int {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
         for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+            let kb = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { Int($0) }.first ?? 0
             return kb * 1024
         }
         return 0
@@ -148,7 +148,7 @@ struct Bench: ParsableCommand {
                 let reps = n > singleRunAbove ? 1 : repeats
                 for row in try benchmark(x: x, y: y, m: m, ks: ks, repeats: reps) {
                     rows.append(row)
-                    if !common.json { printRow(row) }
+                    if !common.json { printRow(row); fflush(nil) }
                 }
             }
         }

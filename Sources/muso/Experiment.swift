@@ -7,7 +7,7 @@ import UnlearningIO
 struct Experiment: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Reproduce the paper's experiments.",
-        subcommands: [LinearExperiment.self]
+        subcommands: [LinearExperiment.self, NetworkExperiment.self]
     )
 }
 

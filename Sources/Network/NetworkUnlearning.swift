@@ -1,0 +1,137 @@
+import Foundation
+import LinearAlgebra
+import Unlearning
+
+/// MUSO for networks (DESIGN.md section 3): alternate a relabel step on the
+/// head, computed in closed form from the current features, with one epoch of
+/// fine-tuning of the whole network on the retained data plus the relabeled
+/// forgotten data.
+///
+/// Relabel step, round r: draw a random subset S of the retained samples
+/// (`subsampleRatio` of them: "variable down-sampling"), extract the bias-
+/// augmented last-layer features Z_S and Z_F, form the head that retraining
+/// the head alone on S would give, theta_R = W0 + Pi_S (Wp - W0) (see
+/// `HeadProjection`), and label each forgotten sample by the argmax of its
+/// logits under theta_R. The ridge of round r is ridge * ridgeDecay^r.
+///
+/// What is exact and what is not: with the body frozen, the head is a linear
+/// model on fixed features and the engine's closed form is exact (see the
+/// tests); once the body moves, the features drift and the labels are an
+/// approximation that each round recomputes from the current features.
+public struct MUSONetwork: Sendable {
+    public var rounds: Int
+    public var subsampleRatio: Double
+    public var ridge: Double
+    public var ridgeDecay: Double
+    /// Fine-tuning per round (the paper: one epoch).
+    public var fineTune: TrainingConfiguration
+    public var seed: UInt64
+
+    public init(rounds: Int = 2, subsampleRatio: Double = 0.3, ridge: Double = 1e-2, ridgeDecay: Double = 0.1,
+                fineTune: TrainingConfiguration, seed: UInt64 = 0) {
+        self.rounds = rounds
+        self.subsampleRatio = subsampleRatio
+        self.ridge = ridge
+        self.ridgeDecay = ridgeDecay
+        self.fineTune = fineTune
+        self.seed = seed
+    }
+
+    /// The MUSO labels of the forgotten samples under the current network.
+    public func relabel(_ net: MLP, initialHead: Matrix, retainInputs: Matrix, forgetInputs: Matrix,
+                        ridge eps: Double, generator g: inout SeededGenerator) throws -> [Int] {
+        var order = Array(0..<retainInputs.rows)
+        order.shuffle(using: &g)
+        let count = max(1, Int((subsampleRatio * Double(order.count)).rounded()))
+        let subset = Array(order.prefix(count)).sorted()
+        let zS = try net.headFeatures(retainInputs.selectingRows(subset))
+        let zF = try net.headFeatures(forgetInputs)
+        let thetaR = try HeadProjection.retrainedHead(initial: initialHead, current: net.head, features: zS, ridge: eps)
+        return SoftmaxCrossEntropy.predictions(try Matrix.product(zF, thetaR))
+    }
+
+    /// Runs the alternation on `net` in place.
+    /// - Returns: the labels given to the forgotten samples in each round.
+    @discardableResult
+    public func unlearn(_ net: inout MLP, initialHead: Matrix, retainInputs: Matrix, retainLabels: [Int],
+                        forgetInputs: Matrix) throws -> [[Int]] {
+        guard rounds >= 1, subsampleRatio > 0, subsampleRatio <= 1 else {
+            throw UnlearningError.invalidArgument("MUSO needs rounds >= 1 and a subsample ratio in (0, 1]")
+        }
+        var g = SeededGenerator(seed: seed)
+        var history: [[Int]] = []
+        var eps = ridge
+        let combined = try stack(retainInputs, forgetInputs)
+        for round in 0..<rounds {
+            let labels = try relabel(net, initialHead: initialHead, retainInputs: retainInputs, forgetInputs: forgetInputs,
+                                     ridge: eps, generator: &g)
+            history.append(labels)
+            var config = fineTune
+            config.seed = fineTune.seed &+ UInt64(round)
+            try net.train(inputs: combined, labels: retainLabels + labels, configuration: config)
+            eps *= ridgeDecay
+        }
+        return history
+    }
+}
+
+/// Rows of `a` then rows of `b`.
+func stack(_ a: Matrix, _ b: Matrix) throws -> Matrix {
+    guard a.columns == b.columns else { throw UnlearningError.shapeMismatch("stacking \(a.columns) and \(b.columns) columns") }
+    var out = Matrix(rows: a.rows + b.rows, columns: a.columns)
+    try out.setRows(0..<a.rows, to: a)
+    try out.setRows(a.rows..<(a.rows + b.rows), to: b)
+    return out
+}
+
+/// The baselines compared with MUSO on a network, each from the trained
+/// network with the same budget of epochs.
+public enum NetworkBaseline: String, Sendable, CaseIterable {
+    /// Fine-tune on the retained data ("FT").
+    case fineTune = "fine-tune"
+    /// Gradient ascent on the forget set's cross-entropy ("GA").
+    case gradientAscent = "gradient-ascent"
+    /// Random wrong labels for the forgotten samples, fine-tune on all
+    /// (Amnesiac, "RL").
+    case randomLabels = "random-labels"
+    /// Random labels restricted to the weights with the largest forget-loss
+    /// gradient magnitude (SalUn, half of each layer's weights).
+    case salun = "salun"
+
+    public func run(_ net: inout MLP, retainInputs: Matrix, retainLabels: [Int], forgetInputs: Matrix, forgetLabels: [Int],
+                    classes: Int, configuration: TrainingConfiguration) throws {
+        switch self {
+        case .fineTune:
+            try net.train(inputs: retainInputs, labels: retainLabels, configuration: configuration)
+        case .gradientAscent:
+            try net.train(inputs: forgetInputs, labels: forgetLabels, configuration: configuration,
+                          sampleWeights: [Double](repeating: -1, count: forgetLabels.count))
+        case .randomLabels, .salun:
+            var g = SeededGenerator(seed: configuration.seed ^ 0x5A1)
+            let wrong = forgetLabels.map { l -> Int in
+                var r = Int(g.next() % UInt64(classes - 1))
+                if r >= l { r += 1 }
+                return r
+            }
+            var mask: [Matrix]? = nil
+            if self == .salun { mask = try saliencyMask(net, inputs: forgetInputs, labels: forgetLabels, keep: 0.5) }
+            try net.train(inputs: try stack(retainInputs, forgetInputs), labels: retainLabels + wrong,
+                          configuration: configuration, mask: mask)
+        }
+    }
+
+    /// 1 for the `keep` share of each layer's weights with the largest
+    /// |d loss_F / d w|, 0 elsewhere.
+    func saliencyMask(_ net: MLP, inputs: Matrix, labels: [Int], keep: Double) throws -> [Matrix] {
+        let trace = try net.forward(inputs)
+        let (_, grad) = SoftmaxCrossEntropy.lossAndGradient(logits: trace.logits, labels: labels)
+        let grads = try net.backward(trace, outputGradient: grad)
+        return grads.weights.map { g in
+            let magnitudes = g.elements.map(abs).sorted(by: >)
+            let cut = magnitudes[min(magnitudes.count - 1, max(0, Int(keep * Double(magnitudes.count)) - 1))]
+            var m = g
+            m.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = abs(p[i]) >= cut ? 1 : 0 } }
+            return m
+        }
+    }
+}

@@ -1,0 +1,230 @@
+import ArgumentParser
+import Foundation
+import LinearAlgebra
+import Network
+import Unlearning
+import UnlearningIO
+
+enum NetworkScenario: String, CaseIterable {
+    case random1 = "random-1", random10 = "random-10", `class`
+}
+
+/// One method's figures for one seed and scenario.
+struct NetworkRun {
+    var testAccuracy = 0.0, forgetAccuracy = 0.0, retainAccuracy = 0.0, mia = 0.0, efficacy = 0.0, seconds = 0.0
+    var chosen = ""
+
+    func gap(to r: NetworkRun, withRetain: Bool) -> Double {
+        var parts = [abs(testAccuracy - r.testAccuracy), abs(forgetAccuracy - r.forgetAccuracy), abs(mia - r.mia)]
+        if withRetain { parts.append(abs(retainAccuracy - r.retainAccuracy)) }
+        return parts.reduce(0, +) / Double(parts.count)
+    }
+}
+
+struct NetworkExperiment: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "network",
+        abstract: "MUSO's alternating relabel / fine-tune for an MLP on Fashion-MNIST, against retraining and the usual baselines.",
+        discussion: """
+        Trains an MLP (784-512-256-10 by default, ReLU, softmax cross-entropy) on Fashion-MNIST less a \
+        validation split, then for each scenario (random 1%, random 10%, one whole class) forgets the \
+        forget set with: Retrain (same initialisation, retained data only, same epochs), the Original \
+        model, fine-tuning on retained data (FT), gradient ascent on the forget set (GA), random \
+        relabeling (RL, Amnesiac), SalUn (RL on the half of each layer's weights with the largest \
+        forget-loss gradient), and MUSO (rounds of: relabel the forget set with the head that \
+        retraining the head on a random subset of the retained data would give, then one epoch of \
+        fine-tuning on retained + relabeled data). Every method but Retrain and Original picks its \
+        learning rate and epochs (rounds, for MUSO) from the same grid, by the smallest Avg.Gap to \
+        Retrain on the validation split (validation accuracy in place of test accuracy; validation \
+        samples as the attack's non-members); the chosen values are printed. Avg.Gap: mean absolute \
+        difference to Retrain over test accuracy, forget accuracy and MIA (and, in the last column, \
+        also retain accuracy). Mean and spread over the seeds.
+        """
+    )
+
+    @Option(help: "Scenarios, comma-separated (\(NetworkScenario.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var scenarios = "random-1,random-10,class"
+    @Option(help: "Training samples (seeded subset of the 60000; the validation split is carved from them).")
+    var trainLimit = 60000
+    @Option(help: "Validation samples carved out of the training samples.")
+    var validation = 5000
+    @Option(help: "Test samples (seeded subset of the 10000).")
+    var testLimit = 10000
+    @Option(help: "Hidden layer widths, comma-separated.")
+    var hidden = "512,256"
+    @Option(help: "Epochs of the original model and of Retrain.")
+    var epochs = 10
+    @Option(help: "Mini-batch size.")
+    var batchSize = 128
+    @Option(help: "Adam learning rate of the original model and of Retrain.")
+    var learningRate = 1e-3
+    @Option(help: "Learning-rate grid of the unlearning methods, comma-separated.")
+    var gridRates = "1e-3,3e-4"
+    @Option(help: "Epoch grid of the unlearning methods (rounds for MUSO), comma-separated.")
+    var gridEpochs = "1,2"
+    @Option(help: "MUSO: share of the retained data used by each relabel step.")
+    var subsample = 0.3
+    @Option(help: "MUSO: ridge of the first relabel step (multiplied by --ridge-decay each round).")
+    var ridge = 1e-2
+    @Option(help: "MUSO: ridge decay per round.")
+    var ridgeDecay = 0.1
+    @Option(help: "The class forgotten in the class scenario.")
+    var forgetClass = 0
+    @Option(help: "Seeds.")
+    var seeds = 3
+    @Option(help: "Directory of the Fashion-MNIST IDX files.")
+    var fashionDir = FashionMNIST.defaultDirectory
+    @Option(help: "Also write the table as CSV to this file.")
+    var csv: String?
+    @OptionGroup var common: CommonOptions
+
+    static let methods = ["Retrain", "Original", "FT", "GA", "RL", "SalUn", "MUSO"]
+
+    func validate() throws {
+        for s in scenarios.split(separator: ",") where NetworkScenario(rawValue: String(s)) == nil {
+            throw ValidationError("unknown scenario '\(s)' (choose from \(NetworkScenario.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        guard trainLimit > validation + 100, validation >= 100 else { throw ValidationError("--train-limit must exceed --validation + 100, and --validation be at least 100") }
+        guard hidden.split(separator: ",").allSatisfy({ (Int($0) ?? 0) >= 1 }) else { throw ValidationError("--hidden takes positive widths, e.g. 512,256") }
+        guard gridRates.split(separator: ",").allSatisfy({ (Double($0) ?? 0) > 0 }), gridEpochs.split(separator: ",").allSatisfy({ (Int($0) ?? 0) >= 1 }) else {
+            throw ValidationError("--grid-rates takes positive numbers and --grid-epochs positive integers")
+        }
+        guard seeds >= 1, epochs >= 1, batchSize >= 1, subsample > 0, subsample <= 1, (0...9).contains(forgetClass) else {
+            throw ValidationError("check --seeds, --epochs, --batch-size (>= 1), --subsample (0, 1] and --forget-class (0-9)")
+        }
+    }
+
+    func run() throws {
+        common.apply()
+        let widths = [784] + hidden.split(separator: ",").map { Int($0)! } + [10]
+        let rates = gridRates.split(separator: ",").map { Double($0)! }
+        let epochGrid = gridEpochs.split(separator: ",").map { Int($0)! }
+        let chosenScenarios = scenarios.split(separator: ",").map { NetworkScenario(rawValue: String($0))! }
+        var results: [String: [String: [NetworkRun]]] = [:]
+        var forgetCounts: [String: Int] = [:]
+        for seed in 0..<seeds {
+            let s = UInt64(seed)
+            let all = try FashionMNIST.load(.train, directory: fashionDir, limit: trainLimit, seed: s)
+            let test = try FashionMNIST.load(.test, directory: fashionDir, limit: testLimit, seed: s &+ 100)
+            var g = SeededGenerator(seed: s &+ 7)
+            var order = Array(0..<all.count)
+            order.shuffle(using: &g)
+            let validationRows = Array(order.prefix(validation)).sorted()
+            let trainRows = Array(order.dropFirst(validation)).sorted()
+            let val = try all.subset(validationRows), train = try all.subset(trainRows)
+            let initial = try MLP(widths: widths, seed: s &+ 11)
+            let baseConfig = TrainingConfiguration(epochs: epochs, batchSize: batchSize, optimizer: .adam, learningRate: learningRate, seed: s &+ 13)
+            Progress.report("seed \(seed + 1): training the original network (\(epochs) epochs on \(train.count) samples)")
+            var original = initial
+            let (_, originalSeconds) = try timed { try original.train(inputs: train.inputs, labels: train.labels, configuration: baseConfig) { e, l in
+                Progress.report("  epoch \(e): loss \(String(format: "%.4f", l))") } }
+            let perEpoch = originalSeconds / Double(epochs)
+            if !common.json && seed == 0 {
+                print(String(format: "MLP %@: original model %.1f s (%.2f s per epoch on %d samples), test accuracy %.4f",
+                             widths.map(String.init).joined(separator: "-"), originalSeconds, perEpoch, train.count,
+                             accuracy(try original.predict(test.inputs), test.labels)))
+            }
+            for scenario in chosenScenarios {
+                var forget: [Int]
+                switch scenario {
+                case .random1, .random10:
+                    var g2 = SeededGenerator(seed: s &+ 17)
+                    var o = Array(0..<train.count)
+                    o.shuffle(using: &g2)
+                    forget = Array(o.prefix(max(1, train.count * (scenario == .random1 ? 1 : 10) / 100))).sorted()
+                case .class:
+                    forget = train.labels.indices.filter { train.labels[$0] == forgetClass }
+                }
+                forgetCounts[scenario.rawValue] = forget.count
+                let fset = Set(forget)
+                let keep = (0..<train.count).filter { !fset.contains($0) }
+                let xR = try train.inputs.selectingRows(keep), yR = keep.map { train.labels[$0] }
+                let xF = try train.inputs.selectingRows(forget), yF = forget.map { train.labels[$0] }
+                func measure(_ net: MLP, nonMembers: LabeledData) throws -> NetworkRun {
+                    let lR = try net.batchedLogits(xR), lF = try net.batchedLogits(xF), lT = try net.batchedLogits(nonMembers.inputs)
+                    let attack = try MembershipInferenceAttack(members: MembershipInferenceAttack.entropies(of: lR),
+                                                               nonMembers: MembershipInferenceAttack.entropies(of: lT))
+                    let hF = MembershipInferenceAttack.entropies(of: lF)
+                    return NetworkRun(testAccuracy: accuracy(SoftmaxCrossEntropy.predictions(lT), nonMembers.labels),
+                                      forgetAccuracy: accuracy(SoftmaxCrossEntropy.predictions(lF), yF),
+                                      retainAccuracy: accuracy(SoftmaxCrossEntropy.predictions(lR), yR),
+                                      mia: attack.memberShare(hF), efficacy: attack.efficacy(hF))
+                }
+                Progress.report("seed \(seed + 1), \(scenario.rawValue): Retrain")
+                var retrained = initial
+                let (_, retrainSeconds) = try timed { try retrained.train(inputs: xR, labels: yR, configuration: baseConfig) }
+                let retrainVal = try measure(retrained, nonMembers: val)
+                var runs: [String: NetworkRun] = [:]
+                var r = try measure(retrained, nonMembers: test); r.seconds = retrainSeconds; runs["Retrain"] = r
+                r = try measure(original, nonMembers: test); r.seconds = 0; runs["Original"] = r
+                let w0 = initial.head
+                for method in ["FT", "GA", "RL", "SalUn", "MUSO"] {
+                    var best: (gap: Double, net: MLP, seconds: Double, label: String)?
+                    for rate in rates {
+                        for e in epochGrid {
+                            Progress.report("seed \(seed + 1), \(scenario.rawValue): \(method), lr \(rate), \(method == "MUSO" ? "rounds" : "epochs") \(e)")
+                            var net = original
+                            let config = TrainingConfiguration(epochs: e, batchSize: batchSize, optimizer: .adam, learningRate: rate, seed: s &+ 19)
+                            let (_, seconds) = try timed { () throws -> Void in
+                                switch method {
+                                case "FT": try NetworkBaseline.fineTune.run(&net, retainInputs: xR, retainLabels: yR, forgetInputs: xF, forgetLabels: yF, classes: 10, configuration: config)
+                                case "GA": try NetworkBaseline.gradientAscent.run(&net, retainInputs: xR, retainLabels: yR, forgetInputs: xF, forgetLabels: yF, classes: 10, configuration: config)
+                                case "RL": try NetworkBaseline.randomLabels.run(&net, retainInputs: xR, retainLabels: yR, forgetInputs: xF, forgetLabels: yF, classes: 10, configuration: config)
+                                case "SalUn": try NetworkBaseline.salun.run(&net, retainInputs: xR, retainLabels: yR, forgetInputs: xF, forgetLabels: yF, classes: 10, configuration: config)
+                                default:
+                                    var one = config
+                                    one.epochs = 1
+                                    let muso = MUSONetwork(rounds: e, subsampleRatio: subsample, ridge: ridge, ridgeDecay: ridgeDecay, fineTune: one, seed: s &+ 23)
+                                    try muso.unlearn(&net, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF)
+                                }
+                            }
+                            let gap = try measure(net, nonMembers: val).gap(to: retrainVal, withRetain: false)
+                            if best == nil || gap < best!.gap {
+                                best = (gap, net, seconds, "lr \(rate), \(method == "MUSO" ? "rounds" : "epochs") \(e)")
+                            }
+                        }
+                    }
+                    var chosen = try measure(best!.net, nonMembers: test)
+                    chosen.seconds = best!.seconds
+                    chosen.chosen = best!.label
+                    runs[method] = chosen
+                }
+                for (k, v) in runs { results[scenario.rawValue, default: [:]][k, default: []].append(v) }
+            }
+        }
+        var csvLines = ["scenario,method,test_acc,test_sd,forget_acc,forget_sd,retain_acc,retain_sd,mia,mia_sd,avg_gap,avg_gap_sd,avg_gap_with_retain,avg_gap_with_retain_sd,seconds,seconds_sd,chosen"]
+        var report: [[String: Any]] = []
+        for scenario in chosenScenarios {
+            guard let byMethod = results[scenario.rawValue], let retrain = byMethod["Retrain"] else { continue }
+            if !common.json {
+                print("\n\(scenario.rawValue) (k = \(forgetCounts[scenario.rawValue] ?? 0)), mean±sd over \(seeds) seed(s)")
+                print("method    test acc        forget acc      retain acc      MIA             Avg.Gap         Avg.Gap(+ret)   time (s)        chosen (seed 1)")
+            }
+            var rows: [[String: Any]] = []
+            for method in Self.methods {
+                guard let runs = byMethod[method] else { continue }
+                func stat(_ f: (Int, NetworkRun) -> Double) -> (Double, Double) {
+                    let v = runs.enumerated().map { f($0.offset, $0.element) }
+                    let mean = v.reduce(0, +) / Double(v.count)
+                    let sd = v.count > 1 ? (v.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(v.count - 1)).squareRoot() : 0
+                    return (mean, sd)
+                }
+                let cols = [stat { $1.testAccuracy }, stat { $1.forgetAccuracy }, stat { $1.retainAccuracy }, stat { $1.mia },
+                            stat { $1.gap(to: retrain[$0], withRetain: false) }, stat { $1.gap(to: retrain[$0], withRetain: true) }, stat { $1.seconds }]
+                if !common.json {
+                    print(method.padding(toLength: 9, withPad: " ", startingAt: 0) + " "
+                          + cols.map { "\(format($0.0, "%.4f"))±\(format($0.1, "%.4f"))".padding(toLength: 15, withPad: " ", startingAt: 0) }.joined(separator: " ")
+                          + " " + (runs.first?.chosen ?? ""))
+                }
+                csvLines.append(([scenario.rawValue, method] + cols.flatMap { [String($0.0), String($0.1)] } + ["\"\(runs.first?.chosen ?? "")\""]).joined(separator: ","))
+                rows.append(["method": method, "test_accuracy": [cols[0].0, cols[0].1], "forget_accuracy": [cols[1].0, cols[1].1],
+                             "retain_accuracy": [cols[2].0, cols[2].1], "mia_member_share": [cols[3].0, cols[3].1],
+                             "avg_gap": [cols[4].0, cols[4].1], "avg_gap_with_retain": [cols[5].0, cols[5].1],
+                             "seconds": [cols[6].0, cols[6].1], "chosen": runs.map(\.chosen)])
+            }
+            report.append(["scenario": scenario.rawValue, "forgotten": forgetCounts[scenario.rawValue] ?? 0, "methods": rows])
+        }
+        if let csv { try AtomicFile.write(Array((csvLines.joined(separator: "\n") + "\n").utf8), to: csv) }
+        if common.json { try printJSON(["widths": widths, "epochs": epochs, "seeds": seeds, "scenarios": report]) }
+    }
+}

@@ -1,0 +1,215 @@
+import Foundation
+import Testing
+import LinearAlgebra
+import Unlearning
+@testable import Network
+import TestSupport
+import UnlearningIO
+
+@Suite("MLP gradients and training")
+struct MLPTests {
+    func loss(_ net: MLP, _ x: Matrix, _ y: [Int], _ w: [Double]? = nil) throws -> Double {
+        SoftmaxCrossEntropy.lossAndGradient(logits: try net.logits(x), labels: y, weights: w).loss
+    }
+
+    @Test("backpropagation matches central finite differences in every layer", arguments: [false, true])
+    func gradientCheck(weighted: Bool) throws {
+        var net = try MLP(widths: [5, 7, 6, 3], seed: 1)
+        for l in 0..<net.depth { for j in 0..<net.biases[l].count { net.biases[l][j] = 0.1 * Double(j % 3) - 0.05 } }
+        let x = Fixtures.gaussian(4, 5, seed: 2)
+        let y = [0, 2, 1, 2]
+        let w: [Double]? = weighted ? [1, -1, 0.5, 2] : nil
+        let trace = try net.forward(x)
+        let (_, dLogits) = SoftmaxCrossEntropy.lossAndGradient(logits: trace.logits, labels: y, weights: w)
+        let grads = try net.backward(trace, outputGradient: dLogits)
+        let h = 1e-6
+        for l in 0..<net.depth {
+            for k in stride(from: 0, to: net.weights[l].elements.count, by: 3) {
+                let (i, j) = (k % net.weights[l].rows, k / net.weights[l].rows)
+                var plus = net, minus = net
+                plus.weights[l][i, j] += h
+                minus.weights[l][i, j] -= h
+                let numeric = (try loss(plus, x, y, w) - loss(minus, x, y, w)) / (2 * h)
+                let analytic = grads.weights[l][i, j]
+                #expect(abs(numeric - analytic) <= 1e-6 * max(1, abs(numeric)), "W\(l + 1)[\(i), \(j)]: \(analytic) vs \(numeric)")
+            }
+            for j in 0..<net.biases[l].count {
+                var plus = net, minus = net
+                plus.biases[l][j] += h
+                minus.biases[l][j] -= h
+                let numeric = (try loss(plus, x, y, w) - loss(minus, x, y, w)) / (2 * h)
+                #expect(abs(numeric - grads.biases[l][j]) <= 1e-6 * max(1, abs(numeric)), "b\(l + 1)[\(j)]")
+            }
+        }
+    }
+
+    @Test("softmax cross-entropy: known values")
+    func crossEntropy() throws {
+        let z = try Matrix(rowMajor: [[0, 0], [log(3.0), 0]])
+        let (loss, grad) = SoftmaxCrossEntropy.lossAndGradient(logits: z, labels: [0, 0])
+        #expect(abs(loss - (log(2.0) + log(4.0 / 3)) / 2) < 1e-15)
+        #expect(abs(grad[0, 0] - (0.5 - 1) / 2) < 1e-15 && abs(grad[1, 1] - 0.25 / 2) < 1e-15)
+    }
+
+    @Test("both optimisers fit a small separable problem; the mask freezes weights")
+    func training() throws {
+        var g = SeededGenerator(seed: 3)
+        let x = Matrix(rows: 200, columns: 4) { _, _ in g.nextNormal() }
+        let y = (0..<200).map { x[$0, 0] + x[$0, 1] > 0 ? 1 : 0 }
+        for kind in Optimizer.Kind.allCases {
+            var net = try MLP(widths: [4, 16, 2], seed: 4)
+            let config = TrainingConfiguration(epochs: 30, batchSize: 20, optimizer: kind, learningRate: kind == .adam ? 0.01 : 0.05, seed: 5)
+            let history = try net.train(inputs: x, labels: y, configuration: config)
+            #expect(history.last! < history.first! / 3, "\(kind): \(history.first!) -> \(history.last!)")
+            #expect(accuracy(try net.predict(x), y) > 0.95)
+        }
+        var net = try MLP(widths: [4, 16, 2], seed: 4)
+        let before = net
+        let mask = net.weights.map { w in Matrix(rows: w.rows, columns: w.columns) { i, _ in i == 0 ? 1 : 0 } }
+        try net.train(inputs: x, labels: y, configuration: TrainingConfiguration(epochs: 2, batchSize: 20, seed: 6), mask: mask)
+        for l in 0..<net.depth {
+            for j in 0..<net.weights[l].columns {
+                for i in 1..<net.weights[l].rows { #expect(net.weights[l][i, j] == before.weights[l][i, j]) }
+                #expect(net.weights[l][0, j] != before.weights[l][0, j])
+            }
+        }
+        #expect(errorMessage { _ = try net.train(inputs: x, labels: y.map { $0 + 5 }, configuration: TrainingConfiguration(epochs: 1)) }.contains("outside 0..<2"))
+    }
+}
+
+@Suite("The head projection and MUSO on networks")
+struct HeadTests {
+    @Test("the projection matches its direct formula in the dual and primal forms", arguments: [(6, 10), (25, 10)])
+    func projection(n: Int, p: Int) throws {
+        let z = Fixtures.gaussian(n, p, seed: UInt64(n))
+        for eps in [1e-1, 1e-4] {
+            var k = Fixtures.naiveProduct(z, z.transposed)
+            k.addToDiagonal(eps)
+            let direct = Fixtures.naiveProduct(z.transposed, Fixtures.naiveProduct(Fixtures.inverse(k), z))
+            #expect(try Matrix.relativeDistance(HeadProjection.projection(features: z, ridge: eps), direct) < 1e-10, "n = \(n), eps = \(eps)")
+        }
+        let exact = try HeadProjection.projection(features: z, ridge: 0)
+        if n > p {
+            // More samples than features, full column rank: the identity.
+            #expect(try Matrix.relativeDistance(exact, Matrix.identity(p)) < 1e-12)
+        } else {
+            // The orthogonal projector onto the row space: symmetric, idempotent, rank n.
+            #expect(try Matrix.relativeDistance(Fixtures.naiveProduct(exact, exact), exact) < 1e-12)
+            #expect(try Matrix.relativeDistance(exact.transposed, exact) < 1e-12)
+            let trace = (0..<p).reduce(0.0) { $0 + exact[$1, $1] }
+            #expect(abs(trace - Double(n)) < 1e-10)
+        }
+        // eps -> 0 approaches the eps = 0 projector.
+        #expect(try Matrix.relativeDistance(HeadProjection.projection(features: z, ridge: 1e-10), exact) < 1e-6)
+    }
+
+    @Test("body frozen: MUSO on the head is exact against retraining the head")
+    func frozenBodyBridge() throws {
+        var g = SeededGenerator(seed: 8)
+        let x = Matrix(rows: 40, columns: 6) { _, _ in g.nextNormal() }
+        let labels = (0..<40).map { _ in Int(g.next() % 3) }
+        var net = try MLP(widths: [6, 64, 3], seed: 9)
+        let w0 = net.head
+        try net.train(inputs: x, labels: labels, configuration: TrainingConfiguration(epochs: 3, batchSize: 10, seed: 1))
+        // The body is frozen from here on: the head is a linear model on Z.
+        let z = try net.headFeatures(x)                              // 40 x 65, M > N
+        let y = try Matrix(rows: 40, columns: 3, elements: (0..<3).flatMap { c in labels.map { $0 == c ? 1.0 : 0.0 } })
+        var head = try MinNormModel(features: FeatureSource.materialized(z), targets: y, initialParameters: w0)
+        let thetaStar = try head.parameters()
+        let forget = [3, 11, 27, 30]
+        let keep = (0..<40).filter { !forget.contains($0) }
+        // Retraining the head alone from W0 on the retained samples (gelsd).
+        let retrained = try Retraining.minimumNormParameters(features: z.selectingRows(keep), targets: y.selectingRows(keep),
+                                                             initialParameters: w0).parameters
+        // The projection formula of DESIGN section 3 gives that head ...
+        let projected = try HeadProjection.retrainedHead(initial: w0, current: thetaStar, features: z.selectingRows(keep), ridge: 0)
+        #expect(try head.distance(of: projected, toRetrained: retrained) <= 1e-9)
+        // ... and so do the engine's closed form and its MUSO relabel-and-fine-tune.
+        let (tuned, _) = try head.relabelAndFineTune(forgetting: forget)
+        #expect(try head.distance(of: tuned, toRetrained: retrained) <= 1e-9)
+        try head.forget(ids: forget)
+        #expect(try head.distance(of: head.parameters(), toRetrained: retrained) <= 1e-9)
+    }
+
+    @Test("the relabel step is argmax of the retrained head, computed independently")
+    func relabelMatchesOracle() throws {
+        var g = SeededGenerator(seed: 10)
+        let x = Matrix(rows: 120, columns: 20) { _, _ in g.nextNormal() }
+        let labels = (0..<120).map { _ in Int(g.next() % 3) }
+        var net = try MLP(widths: [20, 64, 3], seed: 11)
+        let w0 = net.head
+        try net.train(inputs: x, labels: labels, configuration: TrainingConfiguration(epochs: 10, batchSize: 12, optimizer: .adam, learningRate: 0.005, seed: 12))
+        let xR = try x.selectingRows(Array(10..<120)), xF = try x.selectingRows(Array(0..<10))
+        let muso = MUSONetwork(rounds: 1, subsampleRatio: 0.3, ridge: 0, fineTune: TrainingConfiguration(epochs: 1), seed: 3)
+        var g1 = SeededGenerator(seed: 5), g2 = SeededGenerator(seed: 5)
+        let labelsF = try muso.relabel(net, initialHead: w0, retainInputs: xR, forgetInputs: xF, ridge: 0, generator: &g1)
+        // The same subset, drawn the same way, then W0 + Z_S^+ Z_S (Wp - W0) by gelsd and argmax.
+        var order = Array(0..<110)
+        order.shuffle(using: &g2)
+        let subset = Array(order.prefix(33)).sorted()
+        let zS = try net.headFeatures(xR.selectingRows(subset))
+        let step = try Matrix.minimumNormSolution(zS, Matrix.product(zS, net.head - w0)).solution
+        let oracle = SoftmaxCrossEntropy.predictions(try Matrix.product(net.headFeatures(xF), w0 + step))
+        #expect(labelsF == oracle)
+    }
+
+    @Test("end to end on a small network: relabeling changes the forgotten samples' labels, not the retained ones")
+    func endToEnd() throws {
+        // Features relu(x) (identity first layer, frozen by the mask). The
+        // retained samples live on inputs 0-1, the forgotten ones on inputs
+        // 2-3, so their features are orthogonal to the retained ones: what the
+        // head learnt from them lies outside the retained row space, and the
+        // head retrained without them falls back to W0 there (class 0).
+        var g = SeededGenerator(seed: 20)
+        var rows: [[Double]] = [], labels: [Int] = []
+        for i in 0..<60 {
+            let u = abs(g.nextNormal()) + 0.2, v = abs(g.nextNormal()) + 0.2
+            rows.append([u, v, 0, 0]); labels.append(u > v ? 0 : 1)
+            if i < 12 { rows.append([0, 0, abs(g.nextNormal()) + 0.5, abs(g.nextNormal()) + 0.5]); labels.append(1) }
+        }
+        let x = try Matrix(rowMajor: rows)
+        let forget = labels.indices.filter { x[$0, 2] > 0 }
+        let keep = labels.indices.filter { x[$0, 2] == 0 }
+        var w0 = Matrix(rows: 4, columns: 2)
+        w0[2, 0] = 1; w0[3, 0] = 1; w0[2, 1] = -1; w0[3, 1] = -1     // W0 favours class 0 on inputs 2-3
+        var net = try MLP(weights: [Matrix.identity(4), w0], biases: [[0, 0, 0, 0], [0, 0]])
+        let initialHead = net.head
+        let frozenBody = [Matrix(rows: 4, columns: 4), Matrix(rows: 4, columns: 2, repeating: 1)]
+        let config = TrainingConfiguration(epochs: 200, batchSize: 12, optimizer: .adam, learningRate: 0.05, seed: 21)
+        try net.train(inputs: x, labels: labels, configuration: config, mask: frozenBody)
+        let xR = try x.selectingRows(keep), yR = keep.map { labels[$0] }
+        let xF = try x.selectingRows(forget), yF = forget.map { labels[$0] }
+        #expect(accuracy(try net.predict(xF), yF) == 1)                  // learnt: class 1
+        let before = accuracy(try net.predict(xR), yR)
+        let muso = MUSONetwork(rounds: 2, subsampleRatio: 0.5, ridge: 1e-3,
+                               fineTune: TrainingConfiguration(epochs: 20, batchSize: 12, optimizer: .adam, learningRate: 0.05, seed: 22), seed: 23)
+        var g2 = SeededGenerator(seed: 1)
+        let relabels = try muso.relabel(net, initialHead: initialHead, retainInputs: xR, forgetInputs: xF, ridge: 1e-3, generator: &g2)
+        #expect(relabels == [Int](repeating: 0, count: yF.count), "relabels \(relabels)")
+        var unlearned = net
+        let history = try muso.unlearn(&unlearned, initialHead: initialHead, retainInputs: xR, retainLabels: yR, forgetInputs: xF)
+        #expect(history.count == 2)
+        #expect(accuracy(try unlearned.predict(xF), yF) == 0)            // forgotten: no longer class 1
+        #expect(accuracy(try unlearned.predict(xR), yR) >= before - 0.05) // retained: left alone
+    }
+}
+
+@Suite("Network file")
+struct NetworkFileTests {
+    @Test("save and load round trip; corruption and truncation are refused")
+    func roundTrip() throws {
+        let dir = try temporaryDirectory()
+        let net = try MLP(widths: [7, 5, 3], seed: 2)
+        try NetworkFile.write(net, to: dir + "/n.net")
+        let back = try NetworkFile.read(from: dir + "/n.net")
+        #expect(back.weights == net.weights && back.biases == net.biases)
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/n.net")))
+        try Data(bytes.prefix(bytes.count - 8)).write(to: URL(fileURLWithPath: dir + "/cut.net"))
+        #expect(errorMessage { _ = try NetworkFile.read(from: dir + "/cut.net") }.contains("truncated"))
+        var flipped = bytes
+        flipped[bytes.count - 20] ^= 1
+        try Data(flipped).write(to: URL(fileURLWithPath: dir + "/bad.net"))
+        #expect(errorMessage { _ = try NetworkFile.read(from: dir + "/bad.net") }.contains("checksum mismatch"))
+        #expect(errorMessage { _ = try NetworkFile.read(from: dir + "/none.net") }.contains("no such file"))
+    }
+}
