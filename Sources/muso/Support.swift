@@ -64,14 +64,7 @@ func format(_ x: Double, _ spec: String = "%.3e") -> String {
 }
 
 func certificateJSON(_ c: Certificate) -> [String: Any] {
-    var out: [String: Any] = ["exact_method": c.isExact, "stationarity_residual": c.stationarityResidual]
-    if let v = c.oracleDistance { out["relative_distance_to_retrain"] = v }
-    if let v = c.oracleRoute { out["oracle_route"] = v.rawValue }
-    if let v = c.forgottenCoefficientResidual { out["forgotten_coefficient_residual"] = v }
-    if let v = c.conditionEstimate { out["condition_estimate"] = v }
-    if let v = c.errorBound { out["error_bound"] = v }
-    if let v = c.note { out["note"] = v }
-    return out
+    certificateJSON(CertificateRecord(c))
 }
 
 func certificateJSON(_ c: CertificateRecord) -> [String: Any] {

@@ -156,6 +156,12 @@ struct CommandLineTests {
         #expect(r.status != 0 && r.stderr.contains("unknown scenario 'cats'"))
         r = try muso("experiment", "linear", "--pair", "1")
         #expect(r.status != 0 && r.stderr.contains("--pair takes two classes"))
+        r = try muso("bench", "--sizes", "10,x")
+        #expect(r.status != 0 && r.stderr.contains("--sizes takes positive integers"))
+        r = try muso("experiment", "network", "--scenarios", "random-5")
+        #expect(r.status != 0 && r.stderr.contains("unknown scenario 'random-5'"))
+        r = try muso("experiment", "network", "--hidden", "512,0")
+        #expect(r.status != 0 && r.stderr.contains("--hidden takes positive widths"))
         r = try muso("demo", "-n", "100", "-k", "100")
         #expect(r.status != 0 && r.stderr.contains("--forget must be between 1 and N - 1"))
         r = try muso("inspect", dir + "/nothing.muso")
@@ -180,6 +186,8 @@ struct CommandLineTests {
             "evaluate": ["--test-limit", "--test-path", "--no-retrain", "--json"],
             "export": ["--to", "--include-factor", "--json"],
             "experiment linear": ["--scenarios", "--samples", "--features", "--seeds", "--epochs", "--forget-fraction", "--csv", "--json"],
+            "experiment network": ["--scenarios", "--train-limit", "--validation", "--hidden", "--epochs", "--grid-rates", "--grid-epochs", "--subsample", "--ridge", "--seeds", "--csv", "--json"],
+            "bench": ["--sizes", "--ratios", "--forget", "--repeats", "--out", "--check", "--json"],
         ]
         for (command, options) in expectations {
             let r = try runProgram(binary, command.split(separator: " ").map(String.init) + ["--help"])
