@@ -132,9 +132,7 @@ struct LinearExperiment: ParsableCommand {
                 guard let r = runs[method] else { continue }
                 func stat(_ f: (MethodRun) -> Double) -> (Double, Double) {
                     let v = r.map(f)
-                    let mean = v.reduce(0, +) / Double(v.count)
-                    let sd = v.count > 1 ? (v.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(v.count - 1)).squareRoot() : 0
-                    return (mean, sd)
+                    return meanAndSpread(v)
                 }
                 let test = stat { $0.evaluation.testAccuracy }, forget = stat { $0.evaluation.forgetAccuracy }
                 let retain = stat { $0.evaluation.retainAccuracy }, mia = stat { $0.evaluation.miaMemberShare }

@@ -205,9 +205,7 @@ struct NetworkExperiment: ParsableCommand {
                 guard let runs = byMethod[method] else { continue }
                 func stat(_ f: (Int, NetworkRun) -> Double) -> (Double, Double) {
                     let v = runs.enumerated().map { f($0.offset, $0.element) }
-                    let mean = v.reduce(0, +) / Double(v.count)
-                    let sd = v.count > 1 ? (v.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(v.count - 1)).squareRoot() : 0
-                    return (mean, sd)
+                    return meanAndSpread(v)
                 }
                 let cols = [stat { $1.testAccuracy }, stat { $1.forgetAccuracy }, stat { $1.retainAccuracy }, stat { $1.mia },
                             stat { $1.gap(to: retrain[$0], withRetain: false) }, stat { $1.gap(to: retrain[$0], withRetain: true) }, stat { $1.seconds }]

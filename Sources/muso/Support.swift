@@ -242,3 +242,10 @@ func parseIDs(_ text: String, source: String) throws -> [Int] {
     }
     return out
 }
+
+/// The mean and the sample standard deviation (0 for a single value).
+func meanAndSpread(_ v: [Double]) -> (Double, Double) {
+    let mean = v.reduce(0, +) / Double(v.count)
+    let sd = v.count > 1 ? (v.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(v.count - 1)).squareRoot() : 0
+    return (mean, sd)
+}
