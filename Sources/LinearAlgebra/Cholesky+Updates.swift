@@ -1,26 +1,49 @@
 import Foundation
 
 extension Cholesky {
+    /// How `delete(indices:)` re-triangularises the factor.
+    public enum DeletionMethod: Sendable {
+        /// Givens rotations for up to four indices, the blocked LQ from five
+        /// on (the crossover measured at n = 8000: 0.105 s against 0.107 s at
+        /// k = 4, 0.026 s against 0.094 s at k = 1, 2.25 s against 0.34 s at
+        /// k = 100).
+        case automatic
+        /// One sweep of Givens rotations per index: O(n^2) memory-bound work
+        /// per index, so O(n^2 k) with k passes over the factor.
+        case givens
+        /// One blocked LQ of the trailing part (`dtplqt`): ~2 k m^2 flops,
+        /// m the order after the first deleted index, in one GEMM-rich pass.
+        case blockedLQ
+    }
+
     /// Deletes the rows and columns `indices` of K from the factor, in place:
     /// afterwards L L^T equals K with those rows and columns removed, and L is
     /// again lower triangular with positive diagonal (so it equals the factor
     /// a fresh `dpotrf` of the reduced matrix would give, up to rounding).
     ///
-    /// Mathematics: removing row j of L leaves an (n-1) x n matrix L' with
-    /// L' L'^T = K without row and column j; L' is lower triangular except for
-    /// one superdiagonal entry in each row i >= j. Givens rotations of columns
-    /// (i, i+1) from the right, i = j ... n-2, zero those entries; rotations
-    /// are orthogonal, so L' Q Q^T L'^T is unchanged, and the last column
-    /// becomes zero and is dropped. Indices are removed from the largest down
-    /// so the remaining ones keep their positions.
+    /// Mathematics: with S the retained and F the deleted positions, the
+    /// retained rows of L give K_SS = L_SS L_SS^T + L_SF L_SF^T, where L_SS is
+    /// lower triangular. Any orthogonal Q with [L_SS L_SF] = [L' 0] Q yields
+    /// the factor: L' L'^T = K_SS. Rows of S before the first deleted index
+    /// have L_SF = 0 and are left as they are.
+    /// - `givens`: for one index j, L_SS has one superdiagonal entry in each
+    ///   row i >= j; rotations of columns (i, i+1) zero them. Indices are
+    ///   removed from the largest down so the others keep their positions.
+    /// - `blockedLQ`: the trailing block [A B] (A lower triangular, B the
+    ///   deleted columns) is reduced by LAPACK `dtplqt` (Householder
+    ///   reflectors in compact-WY panels), then columns whose diagonal came
+    ///   out negative are negated (L D D L^T = L L^T for D = diag(+-1)).
+    /// Both are backward stable (orthogonal transformations only).
     ///
     /// - Parameter indices: zero-based positions in 0..<order, distinct.
     /// - Throws: `invalidArgument` for an index out of range or repeated (the
     ///   factor is left unchanged); `notPositiveDefinite` if a rotation meets
     ///   an exactly zero pair (only possible for a singular K).
-    /// - Complexity: O(n (n - j) + (n - j)^2) per index j, so O(n^2) each and
-    ///   O(n^2 k) for k indices; no refactorisation.
-    public mutating func delete(indices: some Collection<Int>) throws(LinearAlgebraError) {
+    /// - Complexity: with j the smallest index and m = n - j: `givens`
+    ///   O(n m + m^2) memory-bound per index; `blockedLQ` O(n m) data movement
+    ///   plus ~2 k m^2 flops at level-3 speed. No refactorisation (n^3 / 3).
+    public mutating func delete(indices: some Collection<Int>,
+                                method: DeletionMethod = .automatic) throws(LinearAlgebraError) {
         let sorted = indices.sorted(by: >)
         for (a, b) in zip(sorted, sorted.dropFirst()) where a == b {
             throw .invalidArgument(operation: "Cholesky.delete", detail: "index \(a) is repeated")
@@ -30,7 +53,72 @@ extension Cholesky {
         }
         if sorted.isEmpty { return }
         knownOneNorm = nil
-        for j in sorted { try deleteOne(j) }
+        let blocked: Bool
+        switch method {
+        case .automatic: blocked = sorted.count >= 5
+        case .givens: blocked = false
+        case .blockedLQ: blocked = true
+        }
+        if blocked {
+            try deleteBlocked(ascending: sorted.reversed())
+        } else {
+            for j in sorted { try deleteOne(j) }
+        }
+    }
+
+    private mutating func deleteBlocked(ascending deleted: [Int]) throws(LinearAlgebraError) {
+        let n = order, ld = leadingDimension, k = deleted.count, m = n - k
+        let first = deleted[0]
+        // Original indices of the retained positions first..<m.
+        var isDeleted = [Bool](repeating: false, count: n)
+        for f in deleted { isDeleted[f] = true }
+        let tail = (first..<n).filter { !isDeleted[$0] }
+        let mt = tail.count  // == m - first
+        var b = [Double](repeating: 0, count: max(mt * k, 1))
+        try storage.withUnsafeMutableBufferPointer { (p) throws(LinearAlgebraError) in
+            let base = p.baseAddress!
+            // 1. B = L[tail, F] (zero above each deleted column's diagonal).
+            for (j, f) in deleted.enumerated() {
+                let col = base + f * ld
+                for (r, i) in tail.enumerated() where i > f { b[r + j * mt] = col[i] }
+            }
+            // 2. Compact the retained rows and columns into the leading m x m
+            //    block. Every write goes to a position at or before the one it
+            //    reads, in increasing order, so the copy can be done in place.
+            for c in 0..<first {
+                let col = base + c * ld
+                for (r, i) in tail.enumerated() { col[first + r] = col[i] }
+                for r in m..<n { col[r] = 0 }
+            }
+            for (t, s) in tail.enumerated() {
+                let dst = base + (first + t) * ld, src = base + s * ld
+                for r in first..<(first + t) { dst[r] = 0 }
+                for r in t..<mt { dst[first + r] = src[tail[r]] }
+                for r in m..<n { dst[r] = 0 }
+            }
+            for c in m..<n {
+                let col = base + c * ld
+                for r in 0..<n { col[r] = 0 }
+            }
+            // 3. [A B] = [L' 0] Q on the trailing block.
+            if mt > 0 {
+                let mb = min(mt, 64)
+                var tFactors = [Double](repeating: 0, count: mb * mt)
+                var work = [Double](repeating: 0, count: mb * mt)
+                let a = base + first + first * ld
+                try dtplqt(m: mt, n: k, l: 0, mb: mb, a: a, lda: ld, b: &b, ldb: mt,
+                           t: &tFactors, ldt: mb, work: &work)
+                for c in 0..<mt {
+                    let col = a + c * ld
+                    let d = col[c]
+                    guard d != 0, d.isFinite else {
+                        throw .notPositiveDefinite(routine: "Cholesky.delete", order: first + c + 1)
+                    }
+                    if d < 0 { for r in c..<mt { col[r] = -col[r] } }
+                }
+            }
+        }
+        order = m
     }
 
     private mutating func deleteOne(_ j: Int) throws(LinearAlgebraError) {

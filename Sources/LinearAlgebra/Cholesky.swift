@@ -2,7 +2,8 @@
 /// matrix, with L lower triangular with positive diagonal (unique).
 ///
 /// Besides solving, the factor can lose rows and columns of K
-/// (`delete(indices:)`, Givens re-triangularisation in O(n^2) per index) and
+/// (`delete(indices:)`, Givens re-triangularisation in O(n^2) per index, or
+/// one blocked LQ of the trailing part for many indices) and
 /// can be downdated by a rank-k term (`downdate(removing:)`, O(n^2 k)), so a
 /// factor follows a shrinking training set without ever being recomputed.
 ///

@@ -87,3 +87,22 @@ func dgelsd(m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Double>, lda: Int
     if info < 0 { throw .lapack(routine: r, info: Int(info)) }
     return Int(rank)
 }
+
+/// LQ factorisation of the triangular-pentagonal matrix [A B] (`dtplqt`,
+/// Fortran interface: LAPACKE has no wrapper): A is m x m lower triangular,
+/// B is m x n with its last `l` columns lower trapezoidal (l = 0: B is a
+/// general rectangle). On exit A holds L with [A B] = [L 0] Q, Q orthogonal,
+/// so L L^T = A A^T + B B^T; B holds the reflectors, `t` (mb x m) the
+/// compact-WY block factors. Blocked with row panels of `mb`: the trailing
+/// rows are updated by `dtprfb` (GEMM-rich), ~2 n m^2 flops for l = 0.
+func dtplqt(m: Int, n: Int, l: Int, mb: Int, a: UnsafeMutablePointer<Double>, lda: Int,
+            b: UnsafeMutablePointer<Double>, ldb: Int, t: UnsafeMutablePointer<Double>, ldt: Int,
+            work: UnsafeMutablePointer<Double>) throws(LinearAlgebraError) {
+    let r = "dtplqt"
+    var (m32, n32, l32, mb32) = (try blasInt(m, r), try blasInt(n, r), try blasInt(l, r), try blasInt(mb, r))
+    var (la, lb, lt) = (try blasInt(max(lda, 1), r), try blasInt(max(ldb, 1), r), try blasInt(max(ldt, 1), r))
+    if m == 0 || n == 0 { return }
+    var info: Int32 = 0
+    dtplqt_(&m32, &n32, &l32, &mb32, a, &la, b, &lb, t, &lt, work, &info)
+    if info != 0 { throw .lapack(routine: r, info: Int(info)) }
+}

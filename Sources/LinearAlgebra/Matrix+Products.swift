@@ -42,6 +42,34 @@ extension Matrix {
         return c
     }
 
+    /// Writes the product A B (m x n) into a column-major buffer the caller
+    /// owns, at `destination` with leading dimension `leadingDimension >= m`
+    /// (`dgemm`, beta = 0: the buffer may be uninitialised). For callers that
+    /// place a product inside a larger array without an intermediate copy.
+    /// - Throws: `dimensionMismatch` when the inner dimensions differ or the
+    ///   leading dimension is below m.
+    /// - Complexity: 2 m n k flops.
+    public static func multiply(_ a: Matrix, _ b: Matrix, into destination: UnsafeMutablePointer<Double>,
+                                leadingDimension ld: Int) throws(LinearAlgebraError) {
+        guard a.columns == b.rows, ld >= max(a.rows, 1) else {
+            throw .dimensionMismatch(operation: "Matrix.multiply(into:)",
+                                     detail: "\(a.rows) x \(a.columns) times \(b.rows) x \(b.columns) with leading dimension \(ld)")
+        }
+        let (m, n, k) = (a.rows, b.columns, a.columns)
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            for j in 0..<n { (destination + j * ld).update(repeating: 0, count: m) }
+            return
+        }
+        try a.elements.withUnsafeBufferPointer { (pa) throws(LinearAlgebraError) in
+            try b.elements.withUnsafeBufferPointer { (pb) throws(LinearAlgebraError) in
+                try dgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1,
+                          a: pa.baseAddress, lda: m, b: pb.baseAddress, ldb: k,
+                          beta: 0, c: destination, ldc: ld)
+            }
+        }
+    }
+
     /// self = alpha op(A) op(B) + beta self (`dgemm`).
     /// - Complexity: O(m n k).
     public mutating func addProduct(_ a: Matrix, _ b: Matrix, transposingFirst ta: Bool = false,

@@ -42,9 +42,11 @@ public struct RandomFourierFeatures: FeatureMap {
         "random Fourier features (Gaussian kernel, sigma = \(bandwidth)), M = \(featureCount), d = \(inputDimension), seed = \(seed)"
     }
 
-    /// The block of Phi: one GEMM X W[:, J] (n x |J| x d, multithreaded BLAS)
-    /// followed by cos/sin on all cores.
-    /// - Complexity: O(n d |J| / 2) flops plus |J| n trigonometric calls.
+    /// The block of Phi: one GEMM X W[:, J] (n x |J|/2 x d, multithreaded
+    /// BLAS), then cos and sin of each projection from one argument reduction
+    /// (`fastSinCos`, within 2 ulp of the C library) on all cores. For blocks
+    /// of whole pairs the projection is written inside the output itself.
+    /// - Complexity: O(n d |J| / 2) flops plus O(n |J|) for the pairs.
     public func features(of inputs: Matrix, columns: Range<Int>) throws -> Matrix {
         try checkBlock(inputs, columns)
         try inputs.requireFinite("the inputs")
@@ -53,33 +55,51 @@ public struct RandomFourierFeatures: FeatureMap {
         let jlo = columns.lowerBound / 2, jhi = (columns.upperBound + 1) / 2
         let scale = 1 / Double(featureCount / 2).squareRoot()
         let first = columns.lowerBound
-        // The projection X W is formed a block of frequencies at a time into
-        // one reused buffer, and cos/sin write straight into the (never
-        // zero-filled) output: Phi's memory is touched once, by all cores.
-        let block = max(1, min(jhi - jlo, 512))
-        var projection = Matrix(rows: n, columns: block)
-        return try Matrix(rows: n, columns: columns.count) { out in
+        if first % 2 == 0 && columns.count % 2 == 0 {
+            return try pairedFeatures(of: inputs, frequencies: jlo..<jhi, scale: scale)
+        }
+        // Blocks that split a cos/sin pair (odd bounds): the projection goes to
+        // a separate buffer, and only the requested member of an edge pair is
+        // written. Every output column is written: 2f and 2f + 1 for f in
+        // [jlo, jhi) cover `columns`.
+        var projection = try Matrix.product(inputs, frequencies.selectingColumns(jlo..<jhi))
+        return Matrix(rows: n, columns: columns.count) { out in
             let dst = SharedPointer(base: out.baseAddress!)
-            for blo in stride(from: jlo, to: jhi, by: block) {
-                let bhi = min(jhi, blo + block)
-                let w = try frequencies.selectingColumns(blo..<bhi)
-                if bhi - blo != projection.columns { projection = Matrix(rows: n, columns: bhi - blo) }
-                try projection.addProduct(inputs, w, beta: 0)
-                // Output columns whose frequency lies in [blo, bhi).
-                let cLo = max(columns.lowerBound, 2 * blo) - first, cHi = min(columns.upperBound, 2 * bhi) - first
-                projection.withUnsafeBufferPointer { pp in
-                    let src = SharedConstPointer(base: pp.baseAddress!)
-                    parallelChunks(cHi - cLo, minimumChunk: max(1, 16384 / max(n, 1))) { range in
-                        for c in range {
-                            let feature = first + cLo + c
-                            let s = src.base + (feature / 2 - blo) * n, d = dst.base + (cLo + c) * n
-                            if feature % 2 == 0 {
-                                for i in 0..<n { d[i] = scale * cos(s[i]) }
-                            } else {
-                                for i in 0..<n { d[i] = scale * sin(s[i]) }
-                            }
-                        }
+            projection.withUnsafeMutableBufferPointer { pp in
+                let src = SharedPointer(base: pp.baseAddress!)
+                parallelChunks(jhi - jlo, minimumChunk: max(1, 8192 / max(n, 1))) { range in
+                    for local in range {
+                        let f = jlo + local
+                        let cosColumn = 2 * f, sinColumn = 2 * f + 1
+                        scaledSinCos(src.base + local * n, count: n, scale: scale,
+                                     cos: columns.contains(cosColumn) ? dst.base + (cosColumn - first) * n : nil,
+                                     sin: columns.contains(sinColumn) ? dst.base + (sinColumn - first) * n : nil)
                     }
+                }
+            }
+        }
+    }
+
+    /// Whole cos/sin pairs: the projection X W[:, F] is written by one GEMM
+    /// into the second half of the (uninitialised) output itself, then each
+    /// thread takes a range of rows and, frequency by frequency in increasing
+    /// order, reads projection column F + l and writes output columns 2l and
+    /// 2l + 1. Column 2l + 1 <= F + l, so a write never lands on a projection
+    /// entry its thread has yet to read, and threads share no rows: no extra
+    /// buffer, and Phi's memory is touched by the GEMM and the pass only.
+    private func pairedFeatures(of inputs: Matrix, frequencies range: Range<Int>, scale: Double) throws -> Matrix {
+        let n = inputs.rows, f = range.count
+        let w = try frequencies.selectingColumns(range)
+        return try Matrix(rows: n, columns: 2 * f) { out in
+            try Matrix.multiply(inputs, w, into: out.baseAddress! + f * n, leadingDimension: n)
+            let base = SharedPointer(base: out.baseAddress!)
+            // Long row ranges (one per core when n allows): each column segment
+            // is then a long contiguous run.
+            parallelChunks(n, minimumChunk: max(512, n / max(1, ProcessInfo.processInfo.activeProcessorCount))) { rows in
+                for l in 0..<f {
+                    let column = base.base + rows.lowerBound
+                    scaledSinCos(column + (f + l) * n, count: rows.count, scale: scale,
+                                 cos: column + (2 * l) * n, sin: column + (2 * l + 1) * n)
                 }
             }
         }

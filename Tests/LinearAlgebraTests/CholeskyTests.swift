@@ -57,12 +57,14 @@ struct CholeskyTests {
         #expect(est <= exactReduced * 1.0001 && est >= exactReduced / 3)
     }
 
-    @Test("deleting rows/columns by Givens equals refactorising the reduced matrix",
-          arguments: [[0], [39], [17], [0, 1, 2], [5, 38, 20, 11], Array(stride(from: 0, to: 40, by: 2))])
-    func deletionMatchesRefactorisation(indices: [Int]) throws {
+    @Test("deleting rows/columns (Givens or blocked LQ) equals refactorising the reduced matrix",
+          arguments: [[0], [39], [17], [0, 1, 2], [5, 38, 20, 11], Array(stride(from: 0, to: 40, by: 2)),
+                      Array(0..<39), Array(1..<40)],
+          [Cholesky.DeletionMethod.givens, .blockedLQ, .automatic])
+    func deletionMatchesRefactorisation(indices: [Int], method: Cholesky.DeletionMethod) throws {
         let a = Fixtures.spd(40, seed: 16, shift: 0.5)
         var c = try Cholesky(factoring: a)
-        try c.delete(indices: indices)
+        try c.delete(indices: indices, method: method)
         let keep = (0..<40).filter { !indices.contains($0) }
         let fresh = try Cholesky(factoring: Fixtures.principal(a, keeping: keep))
         #expect(c.order == keep.count)
@@ -85,6 +87,24 @@ struct CholeskyTests {
         try seq.delete(indices: [19])
         try seq.delete(indices: [8])
         #expect(try Matrix.relativeDistance(seq.lowerFactor, one.lowerFactor) < 1e-13)
+    }
+
+    @Test("blocked deletion spanning several LQ panels equals refactorising", arguments: [1, 7, 90])
+    func blockedDeletionLarge(k: Int) throws {
+        // n = 300 > 64 (the panel height), indices spread over the whole range.
+        let n = 300
+        let a = Fixtures.spd(n, seed: 20, shift: 0.2)
+        let indices = (0..<k).map { ($0 * 37 + 5 * k) % n }  // distinct: gcd(37, 300) = 1
+        var c = try Cholesky(factoring: a)
+        try c.delete(indices: indices, method: .blockedLQ)
+        let keep = (0..<n).filter { !indices.contains($0) }
+        let fresh = try Cholesky(factoring: Fixtures.principal(a, keeping: keep))
+        let cond = try fresh.conditionEstimate()
+        #expect(try Matrix.relativeDistance(c.lowerFactor, fresh.lowerFactor) < 1e-15 * cond * Double(n))
+        // The freed storage is zero again, so a later deletion sees a clean factor.
+        try c.delete(indices: [0, c.order - 1], method: .givens)
+        let fresh2 = try Cholesky(factoring: Fixtures.principal(a, keeping: Array(keep.dropFirst().dropLast())))
+        #expect(try Matrix.relativeDistance(c.lowerFactor, fresh2.lowerFactor) < 1e-15 * cond * Double(n))
     }
 
     @Test("bad deletion indices are refused and leave the factor unchanged")

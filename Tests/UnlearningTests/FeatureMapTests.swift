@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import LinearAlgebra
-import Unlearning
+@testable import Unlearning
 import TestSupport
 
 @Suite("Feature maps")
@@ -62,6 +62,37 @@ struct FeatureMapTests {
         let big = try RandomFourierFeatures(inputDimension: 50, featureCount: 2000, bandwidth: 2, seed: 7)
         let variance = big.frequencies.elements.reduce(0) { $0 + $1 * $1 } / Double(big.frequencies.elements.count)
         #expect(abs(variance - 0.25) < 0.01)
+    }
+
+    @Test("sin and cos from one reduction stay within 2 ulp of the C library",
+          arguments: [1.0, 100.0, 1e4, 8e5])
+    func sinCosKernel(range: Double) throws {
+        // The C library's sin/cos are the oracle (correctly rounded to within
+        // an ulp). Arguments: uniform in [-range, range] plus the neighbours of
+        // multiples of pi/2, where the reduction cancels most digits.
+        var g = SeededGenerator(seed: UInt64(range))
+        var xs = (0..<200_000).map { _ in (Double.random(in: 0..<1, using: &g) * 2 - 1) * range }
+        for q in stride(from: -Swift.min(range, 1e4) / 1.57, through: Swift.min(range, 1e4) / 1.57, by: 1).prefix(20_000) {
+            let x = q.rounded() * (Double.pi / 2)
+            xs += [x, x.nextUp, x.nextDown, x + 1e-9]
+        }
+        var worst = 0.0
+        for x in xs {
+            let (s, c) = fastSinCos(x)
+            for (mine, libm) in [(s, sin(x)), (c, cos(x))] {
+                // Error in ulps of the larger of the result and 2^-60 (results
+                // near zero are judged absolutely at that scale).
+                let ulp = Swift.max(abs(libm), 0x1p-60).ulp
+                worst = Swift.max(worst, abs(mine - libm) / ulp)
+            }
+        }
+        #expect(worst <= 2, "worst error \(worst) ulp for |x| <= \(range)")
+        // Beyond the fast range the C library is used.
+        var out = [0.0, 0.0], inputs = [1e7, -3e9]
+        inputs.withUnsafeBufferPointer { p in
+            out.withUnsafeMutableBufferPointer { o in scaledSinCos(p.baseAddress!, count: 2, scale: 0.5, cos: o.baseAddress!, sin: nil) }
+        }
+        #expect(out == [0.5 * cos(1e7), 0.5 * cos(-3e9)])
     }
 
     @Test("features agree across BLAS thread counts and feature block sizes")
