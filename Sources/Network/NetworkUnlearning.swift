@@ -7,12 +7,21 @@ import Unlearning
 /// fine-tuning of the whole network on the retained data plus the relabeled
 /// forgotten data.
 ///
-/// Relabel step, round r: draw a random subset S of the retained samples
-/// (`subsampleRatio` of them: "variable down-sampling"), extract the bias-
-/// augmented last-layer features Z_S and Z_F, form the head that retraining
-/// the head alone on S would give, theta_R = W0 + Pi_S (Wp - W0) (see
-/// `HeadProjection`), and label each forgotten sample by the argmax of its
-/// logits under theta_R. The ridge of round r is ridge * ridgeDecay^r.
+/// Relabel step, round r: draw a fresh random subset S of the retained
+/// samples ("variable down-sampling": a new subset every round) of size
+/// `subsampleRatio` x p, p the head's feature count (last hidden width + 1);
+/// extract the bias-augmented last-layer features Z_S and Z_F, form the head
+/// that retraining the head alone on S would give, theta_R = W0 + Pi_S (Wp -
+/// W0) (see `HeadProjection`), and label each forgotten sample by the argmax
+/// of its logits under theta_R. The ridge of round r is ridge * ridgeDecay^r.
+///
+/// Why the subset is sized against p: the theory is that of an
+/// over-parameterized head, |S| < p. Then Pi_S is a projection onto an
+/// |S|-dimensional row space, and a forgotten sample's label changes through
+/// the part of its features that the retained subset does not span. With
+/// |S| >= p (and features of full rank) Pi_S is the identity up to the ridge,
+/// theta_R = Wp, and the relabel step returns the current predictions: the
+/// alternation then degenerates to fine-tuning on the current labels.
 ///
 /// What is exact and what is not: with the body frozen, the head is a linear
 /// model on fixed features and the engine's closed form is exact (see the
@@ -20,6 +29,8 @@ import Unlearning
 /// approximation that each round recomputes from the current features.
 public struct MUSONetwork: Sendable {
     public var rounds: Int
+    /// |S| / p; in (0, 1) for the over-parameterized regime. The subset is
+    /// capped at the number of retained samples.
     public var subsampleRatio: Double
     public var ridge: Double
     public var ridgeDecay: Double
@@ -27,7 +38,7 @@ public struct MUSONetwork: Sendable {
     public var fineTune: TrainingConfiguration
     public var seed: UInt64
 
-    public init(rounds: Int = 2, subsampleRatio: Double = 0.3, ridge: Double = 1e-2, ridgeDecay: Double = 0.1,
+    public init(rounds: Int = 2, subsampleRatio: Double = 0.5, ridge: Double = 1e-2, ridgeDecay: Double = 0.1,
                 fineTune: TrainingConfiguration, seed: UInt64 = 0) {
         self.rounds = rounds
         self.subsampleRatio = subsampleRatio
@@ -42,7 +53,8 @@ public struct MUSONetwork: Sendable {
                         ridge eps: Double, generator g: inout SeededGenerator) throws -> [Int] {
         var order = Array(0..<retainInputs.rows)
         order.shuffle(using: &g)
-        let count = max(1, Int((subsampleRatio * Double(order.count)).rounded()))
+        let p = net.head.rows  // last hidden width + 1 (bias)
+        let count = min(order.count, max(1, Int((subsampleRatio * Double(p)).rounded())))
         let subset = Array(order.prefix(count)).sorted()
         let zS = try net.headFeatures(retainInputs.selectingRows(subset))
         let zF = try net.headFeatures(forgetInputs)
@@ -55,8 +67,8 @@ public struct MUSONetwork: Sendable {
     @discardableResult
     public func unlearn(_ net: inout MLP, initialHead: Matrix, retainInputs: Matrix, retainLabels: [Int],
                         forgetInputs: Matrix) throws -> [[Int]] {
-        guard rounds >= 1, subsampleRatio > 0, subsampleRatio <= 1 else {
-            throw UnlearningError.invalidArgument("MUSO needs rounds >= 1 and a subsample ratio in (0, 1]")
+        guard rounds >= 1, subsampleRatio > 0, subsampleRatio.isFinite else {
+            throw UnlearningError.invalidArgument("MUSO needs rounds >= 1 and a positive subsample ratio (|S| / p)")
         }
         var g = SeededGenerator(seed: seed)
         var history: [[Int]] = []

@@ -62,8 +62,8 @@ struct NetworkExperiment: ParsableCommand {
     var gridRates = "1e-3,3e-4"
     @Option(help: "Epoch grid of the unlearning methods (rounds for MUSO), comma-separated.")
     var gridEpochs = "1,2"
-    @Option(help: "MUSO: share of the retained data used by each relabel step.")
-    var subsample = 0.3
+    @Option(help: "MUSO: size of each relabel step's random retained subset, as a share of the head's feature count p (last hidden width + 1); below 1 keeps the head over-parameterized.")
+    var subsample = 0.5
     @Option(help: "MUSO: ridge of the first relabel step (multiplied by --ridge-decay each round).")
     var ridge = 1e-2
     @Option(help: "MUSO: ridge decay per round.")
@@ -89,8 +89,8 @@ struct NetworkExperiment: ParsableCommand {
         guard gridRates.split(separator: ",").allSatisfy({ (Double($0) ?? 0) > 0 }), gridEpochs.split(separator: ",").allSatisfy({ (Int($0) ?? 0) >= 1 }) else {
             throw ValidationError("--grid-rates takes positive numbers and --grid-epochs positive integers")
         }
-        guard seeds >= 1, epochs >= 1, batchSize >= 1, subsample > 0, subsample <= 1, (0...9).contains(forgetClass) else {
-            throw ValidationError("check --seeds, --epochs, --batch-size (>= 1), --subsample (0, 1] and --forget-class (0-9)")
+        guard seeds >= 1, epochs >= 1, batchSize >= 1, subsample > 0, subsample.isFinite, (0...9).contains(forgetClass) else {
+            throw ValidationError("check --seeds, --epochs, --batch-size (>= 1), --subsample (> 0) and --forget-class (0-9)")
         }
     }
 

@@ -140,7 +140,8 @@ struct HeadTests {
         let w0 = net.head
         try net.train(inputs: x, labels: labels, configuration: TrainingConfiguration(epochs: 10, batchSize: 12, optimizer: .adam, learningRate: 0.005, seed: 12))
         let xR = try x.selectingRows(Array(10..<120)), xF = try x.selectingRows(Array(0..<10))
-        let muso = MUSONetwork(rounds: 1, subsampleRatio: 0.3, ridge: 0, fineTune: TrainingConfiguration(epochs: 1), seed: 3)
+        // p = 64 + 1 head features; |S| = round(0.5 * 65) = 33 < p.
+        let muso = MUSONetwork(rounds: 1, subsampleRatio: 0.5, ridge: 0, fineTune: TrainingConfiguration(epochs: 1), seed: 3)
         var g1 = SeededGenerator(seed: 5), g2 = SeededGenerator(seed: 5)
         let labelsF = try muso.relabel(net, initialHead: w0, retainInputs: xR, forgetInputs: xF, ridge: 0, generator: &g1)
         // The same subset, drawn the same way, then W0 + Z_S^+ Z_S (Wp - W0) by gelsd and argmax.
