@@ -28,7 +28,21 @@ import Unlearning
 /// tests); once the body moves, the features drift and the labels are an
 /// approximation that each round recomputes from the current features.
 public struct MUSONetwork: Sendable {
+    /// What the head retrained on the subset S is fitted to.
+    public enum RelabelTarget: String, Sendable, CaseIterable {
+        /// DESIGN.md section 3: theta_R = W0 + Pi_S (Wp - W0), i.e. the head
+        /// retrained on S with the current head's outputs Z_S Wp as targets
+        /// (equal to retraining on the labels when the head interpolates them).
+        case currentHead = "head"
+        /// The minimum-norm head from W0 fitted to the one-hot retained labels
+        /// of S: theta_R = W0 + Z_S^T (Z_S Z_S^T + eps I)^{-1} (Y_S - Z_S W0),
+        /// by the engine's `MinNormModel`. Not in DESIGN.md: an alternative
+        /// for networks whose head does not interpolate (see the README).
+        case retainedLabels = "labels"
+    }
+
     public var rounds: Int
+    public var target: RelabelTarget = .currentHead
     /// |S| / p; in (0, 1) for the over-parameterized regime. The subset is
     /// capped at the number of retained samples.
     public var subsampleRatio: Double
@@ -49,8 +63,8 @@ public struct MUSONetwork: Sendable {
     }
 
     /// The MUSO labels of the forgotten samples under the current network.
-    public func relabel(_ net: MLP, initialHead: Matrix, retainInputs: Matrix, forgetInputs: Matrix,
-                        ridge eps: Double, generator g: inout SeededGenerator) throws -> [Int] {
+    public func relabel(_ net: MLP, initialHead: Matrix, retainInputs: Matrix, retainLabels: [Int]? = nil,
+                        forgetInputs: Matrix, ridge eps: Double, generator g: inout SeededGenerator) throws -> [Int] {
         var order = Array(0..<retainInputs.rows)
         order.shuffle(using: &g)
         let p = net.head.rows  // last hidden width + 1 (bias)
@@ -58,7 +72,24 @@ public struct MUSONetwork: Sendable {
         let subset = Array(order.prefix(count)).sorted()
         let zS = try net.headFeatures(retainInputs.selectingRows(subset))
         let zF = try net.headFeatures(forgetInputs)
-        let thetaR = try HeadProjection.retrainedHead(initial: initialHead, current: net.head, features: zS, ridge: eps)
+        let thetaR: Matrix
+        switch target {
+        case .currentHead:
+            thetaR = try HeadProjection.retrainedHead(initial: initialHead, current: net.head, features: zS, ridge: eps)
+        case .retainedLabels:
+            guard let retainLabels, retainLabels.count == retainInputs.rows else {
+                throw UnlearningError.invalidArgument("relabeling from the retained labels needs one label per retained sample")
+            }
+            let classes = initialHead.columns
+            var y = Matrix(rows: subset.count, columns: classes)
+            for (r, i) in subset.enumerated() {
+                guard (0..<classes).contains(retainLabels[i]) else {
+                    throw UnlearningError.invalidArgument("retained label \(retainLabels[i]) of sample \(i) is outside 0..<\(classes)")
+                }
+                y[r, retainLabels[i]] = 1
+            }
+            thetaR = try MinNormModel(features: .materialized(zS), targets: y, initialParameters: initialHead, ridge: eps).parameters()
+        }
         return SoftmaxCrossEntropy.predictions(try Matrix.product(zF, thetaR))
     }
 
@@ -75,8 +106,8 @@ public struct MUSONetwork: Sendable {
         var eps = ridge
         let combined = try stack(retainInputs, forgetInputs)
         for round in 0..<rounds {
-            let labels = try relabel(net, initialHead: initialHead, retainInputs: retainInputs, forgetInputs: forgetInputs,
-                                     ridge: eps, generator: &g)
+            let labels = try relabel(net, initialHead: initialHead, retainInputs: retainInputs, retainLabels: retainLabels,
+                                     forgetInputs: forgetInputs, ridge: eps, generator: &g)
             history.append(labels)
             var config = fineTune
             config.seed = fineTune.seed &+ UInt64(round)

@@ -33,7 +33,9 @@ struct NetworkExperiment: ParsableCommand {
         relabeling (RL, Amnesiac), SalUn (RL on the half of each layer's weights with the largest \
         forget-loss gradient), and MUSO (rounds of: relabel the forget set with the head that \
         retraining the head on a random subset of the retained data would give, then one epoch of \
-        fine-tuning on retained + relabeled data). Every method but Retrain and Original picks its \
+        fine-tuning on retained + relabeled data), in two variants: MUSO fits that head to the \
+        current head's outputs (DESIGN.md: W0 + Pi_S (Wp - W0)), MUSO-L to the subset's one-hot \
+        labels. Every method but Retrain and Original picks its \
         learning rate and epochs (rounds, for MUSO) from the same grid, by the smallest Avg.Gap to \
         Retrain on the validation split (validation accuracy in place of test accuracy; validation \
         samples as the attack's non-members); the chosen values are printed. Avg.Gap: mean absolute \
@@ -78,7 +80,7 @@ struct NetworkExperiment: ParsableCommand {
     var csv: String?
     @OptionGroup var common: CommonOptions
 
-    static let methods = ["Retrain", "Original", "FT", "GA", "RL", "SalUn", "MUSO"]
+    static let methods = ["Retrain", "Original", "FT", "GA", "RL", "SalUn", "MUSO", "MUSO-L"]
 
     func validate() throws {
         for s in scenarios.split(separator: ",") where NetworkScenario(rawValue: String(s)) == nil {
@@ -158,11 +160,11 @@ struct NetworkExperiment: ParsableCommand {
                 var r = try measure(retrained, nonMembers: test); r.seconds = retrainSeconds; runs["Retrain"] = r
                 r = try measure(original, nonMembers: test); r.seconds = 0; runs["Original"] = r
                 let w0 = initial.head
-                for method in ["FT", "GA", "RL", "SalUn", "MUSO"] {
+                for method in ["FT", "GA", "RL", "SalUn", "MUSO", "MUSO-L"] {
                     var best: (gap: Double, net: MLP, seconds: Double, label: String)?
                     for rate in rates {
                         for e in epochGrid {
-                            Progress.report("seed \(seed + 1), \(scenario.rawValue): \(method), lr \(rate), \(method == "MUSO" ? "rounds" : "epochs") \(e)")
+                            Progress.report("seed \(seed + 1), \(scenario.rawValue): \(method), lr \(rate), \(method.hasPrefix("MUSO") ? "rounds" : "epochs") \(e)")
                             var net = original
                             let config = TrainingConfiguration(epochs: e, batchSize: batchSize, optimizer: .adam, learningRate: rate, seed: s &+ 19)
                             let (_, seconds) = try timed { () throws -> Void in
@@ -174,13 +176,14 @@ struct NetworkExperiment: ParsableCommand {
                                 default:
                                     var one = config
                                     one.epochs = 1
-                                    let muso = MUSONetwork(rounds: e, subsampleRatio: subsample, ridge: ridge, ridgeDecay: ridgeDecay, fineTune: one, seed: s &+ 23)
+                                    var muso = MUSONetwork(rounds: e, subsampleRatio: subsample, ridge: ridge, ridgeDecay: ridgeDecay, fineTune: one, seed: s &+ 23)
+                                    muso.target = method == "MUSO" ? .currentHead : .retainedLabels
                                     try muso.unlearn(&net, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF)
                                 }
                             }
                             let gap = try measure(net, nonMembers: val).gap(to: retrainVal, withRetain: false)
                             if best == nil || gap < best!.gap {
-                                best = (gap, net, seconds, "lr \(rate), \(method == "MUSO" ? "rounds" : "epochs") \(e)")
+                                best = (gap, net, seconds, "lr \(rate), \(method.hasPrefix("MUSO") ? "rounds" : "epochs") \(e)")
                             }
                         }
                     }

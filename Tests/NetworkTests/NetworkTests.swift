@@ -152,6 +152,22 @@ struct HeadTests {
         let step = try Matrix.minimumNormSolution(zS, Matrix.product(zS, net.head - w0)).solution
         let oracle = SoftmaxCrossEntropy.predictions(try Matrix.product(net.headFeatures(xF), w0 + step))
         #expect(labelsF == oracle)
+        // Fitted to the retained labels instead: W0 + Z_S^+ (Y_S - Z_S W0), again by gelsd.
+        var byLabels = muso
+        byLabels.target = .retainedLabels
+        var g3 = SeededGenerator(seed: 5)
+        let retainLabels = Array(labels[10..<120])
+        let labelsL = try byLabels.relabel(net, initialHead: w0, retainInputs: xR, retainLabels: retainLabels,
+                                           forgetInputs: xF, ridge: 0, generator: &g3)
+        let y = Matrix(rows: subset.count, columns: 3) { r, c in retainLabels[subset[r]] == c ? 1 : 0 }
+        let stepL = try Matrix.minimumNormSolution(zS, y - Matrix.product(zS, w0)).solution
+        let logitsL = try Matrix.product(net.headFeatures(xF), w0 + stepL)
+        #expect(labelsL == SoftmaxCrossEntropy.predictions(logitsL))
+        // The two oracles disagree, so the check above tells the variants apart.
+        #expect(SoftmaxCrossEntropy.predictions(logitsL) != oracle)
+        #expect(throws: (any Error).self) {
+            try byLabels.relabel(net, initialHead: w0, retainInputs: xR, forgetInputs: xF, ridge: 0, generator: &g3)
+        }
     }
 
     @Test("end to end on a small network: relabeling changes the forgotten samples' labels, not the retained ones")
