@@ -108,6 +108,33 @@ public struct Cholesky: Sendable {
         return x
     }
 
+    /// The columns `indices` of K^{-1}: K^{-1} E_F (n x k), E_F the columns
+    /// of the identity at those positions.
+    ///
+    /// Mathematics: in L Y = E_F the rows of E_F above j0 = min F are zero,
+    /// and L is lower triangular, so Y is zero there too: the forward solve
+    /// runs on the trailing block L[j0:, j0:] only; then L^T X = Y in full.
+    /// - Throws: `invalidArgument` for a position outside 0..<order.
+    /// - Complexity: ((n - j0)^2 + n^2) k flops, against 2 n^2 k for
+    ///   `solve(E_F)`; for a uniformly random j0, 4/3 n^2 k on average.
+    public func inverseColumns(_ indices: [Int]) throws(LinearAlgebraError) -> Matrix {
+        if let bad = indices.first(where: { $0 < 0 || $0 >= order }) {
+            throw .invalidArgument(operation: "Cholesky.inverseColumns", detail: "index \(bad) out of 0..<\(order)")
+        }
+        let n = order, k = indices.count, ld = leadingDimension
+        var x = Matrix(rows: n, columns: k)
+        guard let j0 = indices.min() else { return x }
+        for (c, p) in indices.enumerated() { x[p, c] = 1 }
+        try storage.withUnsafeBufferPointer { (pl) throws(LinearAlgebraError) in
+            try x.withUnsafeMutableBufferPointer { (px) throws(LinearAlgebraError) in
+                try dtrsm(transL: false, m: n - j0, n: k, l: pl.baseAddress! + j0 + j0 * ld, ldl: ld,
+                          b: px.baseAddress! + j0, ldb: n)
+                try dtrsm(transL: true, m: n, n: k, l: pl.baseAddress, ldl: ld, b: px.baseAddress, ldb: n)
+            }
+        }
+        return x
+    }
+
     /// Solves L Y = B (or L^T Y = B when `transposed`) (`dtrsm`).
     /// - Complexity: n^2 c flops.
     public func solveTriangular(_ b: Matrix, transposed: Bool = false) throws(LinearAlgebraError) -> Matrix {

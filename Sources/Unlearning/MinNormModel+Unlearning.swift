@@ -2,16 +2,15 @@ import LinearAlgebra
 
 extension MinNormModel {
     /// The dual quantities of deleting the positions F (DESIGN.md (4)):
-    /// G[:, F] = K^{-1} E_F by k pairs of triangular solves, and
+    /// G[:, F] = K^{-1} E_F by k pairs of triangular solves (the forward one
+    /// only below the first deleted position), and
     /// Z = G[F, F]^{-1} A[F]. Then Delta A = -G[:, F] Z, and the MUSO labels
     /// are Ytilde_F = Phi_F theta_R = Y_F - Z (for any eps: with A' = A + Delta
     /// A, K A' = T - E_F Z, and A'_F = 0, so (K A')_F = K_FR A_R = T_F - Z).
     /// - Complexity: 2 N^2 k + k^3 / 3 + 2 k^2 C flops.
     func dualDeletion(_ f: [Int]) throws -> (gF: Matrix, z: Matrix) {
-        let n = rows.count, k = f.count
-        var e = Matrix(rows: n, columns: k)
-        for (c, p) in f.enumerated() { e[p, c] = 1 }
-        let gF = try factor.solve(e)
+        let k = f.count
+        let gF = try factor.inverseColumns(f)
         var gFF = try gF.selectingRows(f)
         // G_FF is symmetric positive definite (a principal block of K^{-1});
         // average out the rounding asymmetry of the two solves.
@@ -35,8 +34,9 @@ extension MinNormModel {
     ///
     /// Dual form (DESIGN.md (4)): Delta A = -G[:, F] G[F, F]^{-1} A[F] with
     /// G = K^{-1}; then A_R(new) = (A + Delta A)[R], theta_R = theta + Phi^T
-    /// Delta A, and the factor of K_RR comes from the factor of K by Givens
-    /// deletion of the rows/columns F. Exact for every eps >= 0.
+    /// Delta A, and the factor of K_RR comes from the factor of K by deleting
+    /// the rows/columns F (Givens rotations for a few, one blocked LQ for
+    /// many: `Cholesky.delete(indices:)`). Exact for every eps >= 0.
     ///
     /// Primal form: H_R = H - Phi_F^T Phi_F by a rank-k downdate of the
     /// factor, b_R = b - Phi_F^T T_F, theta_R = theta0 + H_R^{-1} b_R. Fails, and
@@ -84,9 +84,9 @@ extension MinNormModel {
             if updateParameters, let cached = cachedParameters {
                 theta = try cached + features.applyTransposed(rows: rows, to: delta)
             }
-            // Commit. The Givens deletion of a valid factor cannot break down
-            // (each rotation pairs with a positive diagonal entry of L), and it
-            // runs in place: no copy of the N x N factor.
+            // Commit. Deleting rows of a valid factor cannot break down (the
+            // Givens rotations and the blocked LQ are orthogonal, and K_RR is
+            // positive definite), and it runs in place: no copy of the N x N factor.
             cachedParameters = nil
             try factor.delete(indices: f)
             dualCoefficients = aR

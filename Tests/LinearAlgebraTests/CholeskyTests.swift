@@ -107,6 +107,20 @@ struct CholeskyTests {
         #expect(try Matrix.relativeDistance(c.lowerFactor, fresh2.lowerFactor) < 1e-15 * cond * Double(n))
     }
 
+    @Test("columns of the inverse from the trailing forward solve equal solving with the identity's columns",
+          arguments: [[0], [29], [13, 4], [7, 28, 15]])
+    func inverseColumns(indices: [Int]) throws {
+        let a = Fixtures.spd(30, seed: 21, shift: 0.3)
+        let c = try Cholesky(factoring: a)
+        let e = Matrix(rows: 30, columns: indices.count) { i, j in i == indices[j] ? 1 : 0 }
+        let viaSolve = try c.solve(e)  // dpotrs, the full two-pass route
+        let cond = try c.conditionEstimate()
+        #expect(try Matrix.relativeDistance(c.inverseColumns(indices), viaSolve) < 1e-15 * cond * 30)
+        // And K times them is the identity's columns.
+        #expect(try Matrix.relativeDistance(Matrix.product(a, c.inverseColumns(indices)), e) < 1e-15 * cond * 30)
+        #expect(errorMessage { _ = try c.inverseColumns([30]) }.contains("index 30 out of 0..<30"))
+    }
+
     @Test("bad deletion indices are refused and leave the factor unchanged")
     func deletionErrors() throws {
         var c = try Cholesky(factoring: Fixtures.spd(5, seed: 19))
