@@ -53,7 +53,7 @@ extension MLP {
             var total = 0.0
             for lo in stride(from: 0, to: order.count, by: c.batchSize) {
                 let batch = Array(order[lo..<min(order.count, lo + c.batchSize)])
-                let xb = try xt.withUnsafeBufferPointer { p in
+                let xb = xt.withUnsafeBufferPointer { p in
                     Matrix(rows: d, columns: batch.count) { out in
                         for (k, i) in batch.enumerated() {
                             out.baseAddress!.advanced(by: k * d).update(from: p.baseAddress!.advanced(by: i * d), count: d)
