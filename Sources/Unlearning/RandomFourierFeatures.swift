@@ -62,11 +62,11 @@ public struct RandomFourierFeatures: FeatureMap {
         // a separate buffer, and only the requested member of an edge pair is
         // written. Every output column is written: 2f and 2f + 1 for f in
         // [jlo, jhi) cover `columns`.
-        var projection = try Matrix.product(inputs, frequencies.selectingColumns(jlo..<jhi))
+        let projection = try Matrix.product(inputs, frequencies.selectingColumns(jlo..<jhi))
         return Matrix(rows: n, columns: columns.count) { out in
             let dst = SharedPointer(base: out.baseAddress!)
-            projection.withUnsafeMutableBufferPointer { pp in
-                let src = SharedPointer(base: pp.baseAddress!)
+            projection.withUnsafeBufferPointer { pp in
+                let src = SharedConstPointer(base: pp.baseAddress!)
                 parallelChunks(jhi - jlo, minimumChunk: max(1, 8192 / max(n, 1))) { range in
                     for local in range {
                         let f = jlo + local
