@@ -13,7 +13,18 @@ import Unlearning
 /// extract the bias-augmented last-layer features Z_S and Z_F, form the head
 /// that retraining the head alone on S would give, theta_R = W0 + Pi_S (Wp -
 /// W0) (see `HeadProjection`), and label each forgotten sample by the argmax
-/// of its logits under theta_R. The ridge of round r is ridge * ridgeDecay^r.
+/// of its logits under theta_R.
+///
+/// Ridge schedule (the reference code's, random-subset script): a half-cosine
+/// ramp from `ridge` up to `ridgeMax` over the rounds,
+///
+///     eps_r = ridge + (ridgeMax - ridge) (1 - cos(pi r / (R - 1))) / 2,   r = 0 ..< R,
+///
+/// (eps_0 = ridge, eps_{R-1} = ridgeMax; one round uses `ridge`). The reference
+/// applies eps_r to the relabel that follows round r's fine-tuning, one round
+/// later than here; its defaults are ridge 1e-6, ridgeMax 1e-2. A larger ridge
+/// shrinks theta_R towards W0 along the subset's weak feature directions, so
+/// later rounds trust the drifting features less.
 ///
 /// Why the subset is sized against p: the theory is that of an
 /// over-parameterized head, |S| < p. Then Pi_S is a projection onto an
@@ -22,6 +33,10 @@ import Unlearning
 /// |S| >= p (and features of full rank) Pi_S is the identity up to the ridge,
 /// theta_R = Wp, and the relabel step returns the current predictions: the
 /// alternation then degenerates to fine-tuning on the current labels.
+/// The retained-labels variant has no such limit: with |S| > p its head is the
+/// ridge regression of the one-hot labels of S on Z_S (primal form, O(|S| p^2
+/// + p^3)), a classifier that never saw the forgotten samples, and a larger
+/// S makes its labels closer to what a retrained head would predict.
 ///
 /// What is exact and what is not: with the body frozen, the head is a linear
 /// model on fixed features and the engine's closed form is exact (see the
@@ -43,23 +58,33 @@ public struct MUSONetwork: Sendable {
 
     public var rounds: Int
     public var target: RelabelTarget = .currentHead
-    /// |S| / p; in (0, 1) for the over-parameterized regime. The subset is
-    /// capped at the number of retained samples.
+    /// |S| / p; in (0, 1) for the over-parameterized regime of the
+    /// current-head variant; any positive value for the retained-labels
+    /// variant. The subset is capped at the number of retained samples.
     public var subsampleRatio: Double
+    /// Ridge of the first relabel step.
     public var ridge: Double
-    public var ridgeDecay: Double
+    /// Ridge of the last relabel step (the cosine ramp's end).
+    public var ridgeMax: Double
     /// Fine-tuning per round (the paper: one epoch).
     public var fineTune: TrainingConfiguration
     public var seed: UInt64
 
-    public init(rounds: Int = 2, subsampleRatio: Double = 0.5, ridge: Double = 1e-2, ridgeDecay: Double = 0.1,
+    public init(rounds: Int = 2, subsampleRatio: Double = 0.5, ridge: Double = 1e-6, ridgeMax: Double = 1e-2,
                 fineTune: TrainingConfiguration, seed: UInt64 = 0) {
         self.rounds = rounds
         self.subsampleRatio = subsampleRatio
         self.ridge = ridge
-        self.ridgeDecay = ridgeDecay
+        self.ridgeMax = ridgeMax
         self.fineTune = fineTune
         self.seed = seed
+    }
+
+    /// The ridge of relabel step `round` (0-based) under the cosine ramp.
+    public func ridge(round: Int) -> Double {
+        guard rounds > 1 else { return ridge }
+        let t = Double(min(max(round, 0), rounds - 1)) / Double(rounds - 1)
+        return ridge + (ridgeMax - ridge) * (1 - cos(Double.pi * t)) / 2
     }
 
     /// The MUSO labels of the forgotten samples under the current network.
@@ -101,18 +126,19 @@ public struct MUSONetwork: Sendable {
         guard rounds >= 1, subsampleRatio > 0, subsampleRatio.isFinite else {
             throw UnlearningError.invalidArgument("MUSO needs rounds >= 1 and a positive subsample ratio (|S| / p)")
         }
+        guard ridge >= 0, ridgeMax >= 0, ridge.isFinite, ridgeMax.isFinite else {
+            throw UnlearningError.invalidArgument("MUSO's ridge schedule needs finite ridges >= 0, got \(ridge) .. \(ridgeMax)")
+        }
         var g = SeededGenerator(seed: seed)
         var history: [[Int]] = []
-        var eps = ridge
         let combined = try stack(retainInputs, forgetInputs)
         for round in 0..<rounds {
             let labels = try relabel(net, initialHead: initialHead, retainInputs: retainInputs, retainLabels: retainLabels,
-                                     forgetInputs: forgetInputs, ridge: eps, generator: &g)
+                                     forgetInputs: forgetInputs, ridge: ridge(round: round), generator: &g)
             history.append(labels)
             var config = fineTune
             config.seed = fineTune.seed &+ UInt64(round)
             try net.train(inputs: combined, labels: retainLabels + labels, configuration: config)
-            eps *= ridgeDecay
         }
         return history
     }

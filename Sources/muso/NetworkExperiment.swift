@@ -64,12 +64,16 @@ struct NetworkExperiment: ParsableCommand {
     var gridRates = "1e-3,3e-4"
     @Option(help: "Epoch grid of the unlearning methods (rounds for MUSO), comma-separated.")
     var gridEpochs = "1,2"
-    @Option(help: "MUSO: size of each relabel step's random retained subset, as a share of the head's feature count p (last hidden width + 1); below 1 keeps the head over-parameterized.")
+    @Option(help: "MUSO: size of each relabel step's random retained subset, as a share of the head's feature count p (last hidden width + 1); below 1 keeps the head over-parameterized (at 1 or more the projection is the identity).")
     var subsample = 0.5
-    @Option(help: "MUSO: ridge of the first relabel step (multiplied by --ridge-decay each round).")
-    var ridge = 1e-2
-    @Option(help: "MUSO: ridge decay per round.")
-    var ridgeDecay = 0.1
+    @Option(help: "MUSO-L: the same share for the variant fitted to the retained labels; above 1 the head is a ridge regression of the one-hot labels on |S| > p samples (primal form).")
+    var subsampleLabels = 32.0
+    @Option(help: "MUSO: ridge of the first relabel step (the reference's cosine ramp starts here).")
+    var ridge = 1e-6
+    @Option(help: "MUSO: ridge of the last relabel step (the cosine ramp ends here).")
+    var ridgeMax = 1e-2
+    @Option(help: "Unlearning methods to run, comma-separated (Retrain and Original always run: they are the reference).")
+    var methods = "FT,GA,RL,SalUn,MUSO,MUSO-L"
     @Option(help: "The class forgotten in the class scenario.")
     var forgetClass = 0
     @Option(help: "Seeds.")
@@ -80,19 +84,23 @@ struct NetworkExperiment: ParsableCommand {
     var csv: String?
     @OptionGroup var common: CommonOptions
 
-    static let methods = ["Retrain", "Original", "FT", "GA", "RL", "SalUn", "MUSO", "MUSO-L"]
+    static let allMethods = ["Retrain", "Original", "FT", "GA", "RL", "SalUn", "MUSO", "MUSO-L"]
 
     func validate() throws {
         for s in scenarios.split(separator: ",") where NetworkScenario(rawValue: String(s)) == nil {
             throw ValidationError("unknown scenario '\(s)' (choose from \(NetworkScenario.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
+        for m in methods.split(separator: ",") where !Self.allMethods.dropFirst(2).contains(String(m)) {
+            throw ValidationError("unknown method '\(m)' (choose from \(Self.allMethods.dropFirst(2).joined(separator: ", ")))")
+        }
+        guard ridge >= 0, ridgeMax >= 0, ridge.isFinite, ridgeMax.isFinite else { throw ValidationError("--ridge and --ridge-max must be finite and >= 0") }
         guard trainLimit > validation + 100, validation >= 100 else { throw ValidationError("--train-limit must exceed --validation + 100, and --validation be at least 100") }
         guard hidden.split(separator: ",").allSatisfy({ (Int($0) ?? 0) >= 1 }) else { throw ValidationError("--hidden takes positive widths, e.g. 512,256") }
         guard gridRates.split(separator: ",").allSatisfy({ (Double($0) ?? 0) > 0 }), gridEpochs.split(separator: ",").allSatisfy({ (Int($0) ?? 0) >= 1 }) else {
             throw ValidationError("--grid-rates takes positive numbers and --grid-epochs positive integers")
         }
-        guard seeds >= 1, epochs >= 1, batchSize >= 1, subsample > 0, subsample.isFinite, (0...9).contains(forgetClass) else {
-            throw ValidationError("check --seeds, --epochs, --batch-size (>= 1), --subsample (> 0) and --forget-class (0-9)")
+        guard seeds >= 1, epochs >= 1, batchSize >= 1, subsample > 0, subsample.isFinite, subsampleLabels > 0, subsampleLabels.isFinite, (0...9).contains(forgetClass) else {
+            throw ValidationError("check --seeds, --epochs, --batch-size (>= 1), --subsample, --subsample-labels (> 0) and --forget-class (0-9)")
         }
     }
 
@@ -101,6 +109,7 @@ struct NetworkExperiment: ParsableCommand {
         let widths = [784] + hidden.split(separator: ",").map { Int($0)! } + [10]
         let rates = gridRates.split(separator: ",").map { Double($0)! }
         let epochGrid = gridEpochs.split(separator: ",").map { Int($0)! }
+        let chosenMethods = methods.split(separator: ",").map(String.init)
         let chosenScenarios = scenarios.split(separator: ",").map { NetworkScenario(rawValue: String($0))! }
         var results: [String: [String: [NetworkRun]]] = [:]
         var forgetCounts: [String: Int] = [:]
@@ -160,7 +169,7 @@ struct NetworkExperiment: ParsableCommand {
                 var r = try measure(retrained, nonMembers: test); r.seconds = retrainSeconds; runs["Retrain"] = r
                 r = try measure(original, nonMembers: test); r.seconds = 0; runs["Original"] = r
                 let w0 = initial.head
-                for method in ["FT", "GA", "RL", "SalUn", "MUSO", "MUSO-L"] {
+                for method in chosenMethods {
                     var best: (gap: Double, net: MLP, seconds: Double, label: String)?
                     for rate in rates {
                         for e in epochGrid {
@@ -176,7 +185,7 @@ struct NetworkExperiment: ParsableCommand {
                                 default:
                                     var one = config
                                     one.epochs = 1
-                                    var muso = MUSONetwork(rounds: e, subsampleRatio: subsample, ridge: ridge, ridgeDecay: ridgeDecay, fineTune: one, seed: s &+ 23)
+                                    var muso = MUSONetwork(rounds: e, subsampleRatio: method == "MUSO" ? subsample : subsampleLabels, ridge: ridge, ridgeMax: ridgeMax, fineTune: one, seed: s &+ 23)
                                     muso.target = method == "MUSO" ? .currentHead : .retainedLabels
                                     try muso.unlearn(&net, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF)
                                 }
@@ -204,7 +213,7 @@ struct NetworkExperiment: ParsableCommand {
                 print("method    test acc        forget acc      retain acc      MIA             Avg.Gap         Avg.Gap(+ret)   time (s)        chosen (seed 1)")
             }
             var rows: [[String: Any]] = []
-            for method in Self.methods {
+            for method in Self.allMethods {
                 guard let runs = byMethod[method] else { continue }
                 func stat(_ f: (Int, NetworkRun) -> Double) -> (Double, Double) {
                     let v = runs.enumerated().map { f($0.offset, $0.element) }

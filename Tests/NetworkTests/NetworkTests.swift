@@ -170,6 +170,58 @@ struct HeadTests {
         }
     }
 
+    @Test("the retained-labels head with more samples than features is the ridge regression (gelsd on the augmented system)")
+    func relabelFromLabelsOverdetermined() throws {
+        var g = SeededGenerator(seed: 30)
+        let x = Matrix(rows: 200, columns: 12) { _, _ in g.nextNormal() }
+        let labels = (0..<200).map { _ in Int(g.next() % 4) }
+        var net = try MLP(widths: [12, 16, 4], seed: 31)
+        let w0 = net.head
+        try net.train(inputs: x, labels: labels, configuration: TrainingConfiguration(epochs: 5, batchSize: 20, optimizer: .adam, learningRate: 0.01, seed: 32))
+        let xR = try x.selectingRows(Array(20..<200)), xF = try x.selectingRows(Array(0..<20))
+        let retainLabels = Array(labels[20..<200])
+        // p = 17; |S| = round(6 * 17) = 102 > p: the primal form.
+        var muso = MUSONetwork(rounds: 1, subsampleRatio: 6, ridge: 0, fineTune: TrainingConfiguration(epochs: 1), seed: 3)
+        muso.target = .retainedLabels
+        for eps in [1e-3, 0.5] {
+            var g1 = SeededGenerator(seed: 9), g2 = SeededGenerator(seed: 9)
+            let got = try muso.relabel(net, initialHead: w0, retainInputs: xR, retainLabels: retainLabels, forgetInputs: xF,
+                                       ridge: eps, generator: &g1)
+            var order = Array(0..<180)
+            order.shuffle(using: &g2)
+            let subset = Array(order.prefix(102)).sorted()
+            let zS = try net.headFeatures(xR.selectingRows(subset))
+            let p = zS.columns
+            // min ||Z D - (Y - Z W0)||^2 + eps ||D||^2 as least squares on [Z; sqrt(eps) I] D = [Y - Z W0; 0].
+            let y = Matrix(rows: subset.count, columns: 4) { r, c in retainLabels[subset[r]] == c ? 1 : 0 }
+            let a = Matrix(rows: subset.count + p, columns: p) { r, c in r < subset.count ? zS[r, c] : (r - subset.count == c ? eps.squareRoot() : 0) }
+            let rhs0 = try y - Matrix.product(zS, w0)
+            let b = Matrix(rows: subset.count + p, columns: 4) { r, c in r < subset.count ? rhs0[r, c] : 0 }
+            let step = try Matrix.minimumNormSolution(a, b).solution
+            let logits = try Matrix.product(net.headFeatures(xF), w0 + step)
+            #expect(got == SoftmaxCrossEntropy.predictions(logits), "eps = \(eps)")
+        }
+    }
+
+    @Test("ridge schedule: the half-cosine ramp from ridge to ridgeMax")
+    func ridgeSchedule() throws {
+        var muso = MUSONetwork(rounds: 1, ridge: 1e-6, ridgeMax: 1e-2, fineTune: TrainingConfiguration(epochs: 1))
+        #expect(muso.ridge(round: 0) == 1e-6)
+        muso.rounds = 5
+        // (1 - cos(pi r / 4)) / 2 = 0, (2 - sqrt 2) / 4, 1/2, (2 + sqrt 2) / 4, 1.
+        let share = [0, (2 - 2.0.squareRoot()) / 4, 0.5, (2 + 2.0.squareRoot()) / 4, 1]
+        for r in 0..<5 {
+            let expected = 1e-6 + (1e-2 - 1e-6) * share[r]
+            #expect(abs(muso.ridge(round: r) - expected) <= 1e-15 * 1e-2, "round \(r)")
+        }
+        muso.ridge = -1
+        var net = try MLP(widths: [2, 3, 2], seed: 1)
+        let x = Matrix(rows: 4, columns: 2, repeating: 1)
+        #expect(throws: (any Error).self) {
+            try muso.unlearn(&net, initialHead: net.head, retainInputs: x, retainLabels: [0, 1, 0, 1], forgetInputs: x)
+        }
+    }
+
     @Test("end to end on a small network: relabeling changes the forgotten samples' labels, not the retained ones")
     func endToEnd() throws {
         // Features relu(x) (identity first layer, frozen by the mask). The
