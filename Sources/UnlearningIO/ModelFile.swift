@@ -110,7 +110,7 @@ public struct DataDescription: Codable, Sendable, Equatable {
 
 /// A saved model: versioned, checksummed, written atomically.
 ///
-/// Layout (all integers little-endian):
+/// Layout (the `ContainerFile` shared with `NetworkFile`; integers little-endian):
 ///
 ///     0   8 bytes  magic "MUSOMDL\0"
 ///     8   u32      format version (1)
@@ -182,20 +182,8 @@ public struct ModelFile: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = [UInt8](try encoder.encode(header))
-        let payloadLength = arrays.reduce(0) { $0 + 8 * $1.1.elements.count }
-        var crc: UInt32 = json.withUnsafeBytes { crc32Checksum($0) }
-        for (_, m) in arrays { crc = m.withUnsafeBufferPointer { crc32Checksum(UnsafeRawBufferPointer($0), continuing: crc) } }
-        var prefix = ModelFile.magic
-        func append<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { prefix.append(contentsOf: $0) } }
-        append(ModelFile.formatVersion)
-        append(UInt64(json.count))
-        append(UInt64(payloadLength))
-        append(crc)
-        prefix.append(contentsOf: json)
-        try prefix.withUnsafeBytes { p in
-            try withArrayBuffers(arrays.map { $0.1 }) { buffers in
-                try AtomicFile.write(chunks: [p] + buffers, to: path)
-            }
+        try withArrayBuffers(arrays.map { $0.1 }) { buffers in
+            try ContainerFile.write(magic: ModelFile.magic, version: ModelFile.formatVersion, header: json, payload: buffers, to: path)
         }
     }
 
@@ -203,51 +191,17 @@ public struct ModelFile: Sendable {
     /// format, a truncated or corrupted file (lengths, CRC-32), and pieces
     /// that do not fit together, each with a message that says which.
     public static func read(from path: String, npyResolver: ((String) throws -> FeatureSource)? = nil) throws -> ModelFile {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DataError.unreadable(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
-        }
-        let bytes = [UInt8](data)
-        guard bytes.count >= 8, Array(bytes[0..<8]) == magic else {
-            throw DataError.malformed(path: path, reason: "not a muso model file (the magic MUSOMDL is missing)")
-        }
-        guard bytes.count >= 32 else { throw DataError.truncated(path: path, expected: 32, actual: bytes.count) }
-        func integer<T: FixedWidthInteger>(_ offset: Int, _: T.Type) -> T {
-            bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
-        }
-        let version = integer(8, UInt32.self)
-        guard version == formatVersion else {
-            throw DataError.malformed(path: path, reason: "model file format \(version) is not supported (this muso reads format \(formatVersion))")
-        }
-        let h = Int(integer(12, UInt64.self)), p = Int(integer(20, UInt64.self))
-        let stored = integer(28, UInt32.self)
-        guard h >= 0, p >= 0, h < Int.max / 2, p < Int.max / 2 else { throw DataError.malformed(path: path, reason: "corrupted: impossible section lengths") }
-        let expected = 32 + h + p
-        guard bytes.count >= expected else { throw DataError.truncated(path: path, expected: expected, actual: bytes.count) }
-        guard bytes.count == expected else {
-            throw DataError.malformed(path: path, reason: "corrupted: \(bytes.count - expected) bytes after the announced end")
-        }
-        let crc = bytes.withUnsafeBytes { crc32Checksum(UnsafeRawBufferPointer(rebasing: $0[32..<expected])) }
-        guard crc == stored else {
-            throw DataError.malformed(path: path, reason: String(format: "corrupted: checksum mismatch (stored %08x, computed %08x)", stored, crc))
-        }
-        let header: Header
-        do {
-            header = try JSONDecoder().decode(Header.self, from: Data(bytes[32..<(32 + h)]))
-        } catch {
-            throw DataError.malformed(path: path, reason: "corrupted header: \(error)")
-        }
+        let container = try ContainerFile.read(from: path, magic: magic, version: formatVersion, kind: "model")
+        let header = try container.decodeHeader(Header.self, path: path)
         var arrays: [String: Matrix] = [:]
-        var offset = 32 + h
+        var offset = 0
         for entry in header.arrays {
-            let count = entry.rows * entry.columns
-            guard entry.rows >= 0, entry.columns >= 0, offset + 8 * count <= expected else {
+            let (count, o1) = entry.rows.multipliedReportingOverflow(by: entry.columns)
+            let (length, o2) = count.multipliedReportingOverflow(by: 8)
+            guard entry.rows >= 0, entry.columns >= 0, !o1, !o2, length <= container.payload.count - offset else {
                 throw DataError.malformed(path: path, reason: "corrupted: array '\(entry.name)' (\(entry.rows) x \(entry.columns)) runs past the payload")
             }
-            var elements = [Double](repeating: 0, count: count)
-            elements.withUnsafeMutableBytes { dst in
-                bytes.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[offset..<(offset + 8 * count)])) }
-            }
-            arrays[entry.name] = try Matrix(rows: entry.rows, columns: entry.columns, elements: elements)
+            arrays[entry.name] = try Matrix(rows: entry.rows, columns: entry.columns, elements: container.doubles(at: offset, count: count))
             offset += 8 * count
         }
         func need(_ name: String) throws -> Matrix {
