@@ -46,6 +46,17 @@ func dtrsm(transL: Bool, m: Int, n: Int, l: UnsafePointer<Double>?, ldl: Int,
                 m32, n32, 1, l, la, b, lb)
 }
 
+/// x = op(L)^{-1} x for a lower-triangular `L` and one vector, unit stride
+/// (`cblas_dtrsv`). For a single right-hand side OpenBLAS's level-2 kernel
+/// reads L at about twice the speed of its `dtrsm` with n = 1 (measured at
+/// n = 16000: 0.055 s against 0.12 s).
+func dtrsv(transL: Bool, n: Int, l: UnsafePointer<Double>?, ldl: Int, x: UnsafeMutablePointer<Double>?) throws(LinearAlgebraError) {
+    let r = "dtrsv"
+    let (n32, la) = (try blasInt(n, r), try blasInt(max(ldl, 1), r))
+    if n == 0 { return }
+    cblas_dtrsv(CblasColMajor, CblasLower, transL ? CblasTrans : CblasNoTrans, CblasNonUnit, n32, l, la, x, 1)
+}
+
 /// B = op(L) B for a lower-triangular `L`, left side (`cblas_dtrmm`).
 func dtrmm(transL: Bool, m: Int, n: Int, l: UnsafePointer<Double>?, ldl: Int,
            b: UnsafeMutablePointer<Double>?, ldb: Int) throws(LinearAlgebraError) {

@@ -20,6 +20,18 @@ struct CholeskyTests {
         #expect(try Matrix.relativeDistance(y, x) < 1e-13)
     }
 
+    @Test("the one-pass product L (L^T X) for large orders equals K X by a triple loop",
+          arguments: [(2048, 1), (2100, 3)])
+    func fusedMultiply(n: Int, c: Int) throws {
+        // Diagonally dominant, hence SPD: K_ij = 1 / (1 + |i - j|) + n [i = j].
+        let k = Matrix(rows: n, columns: n) { i, j in 1 / Double(1 + abs(i - j)) + (i == j ? Double(n) : 0) }
+        let x = Fixtures.gaussian(n, c, seed: 23)
+        let chol = try Cholesky(factoring: k)
+        let expected = Fixtures.naiveProduct(k, x)
+        // cond(K) <= (n + 2 ln n + 1) / (n - 2 ln n - 1) < 1.1: rounding of n-term sums only.
+        #expect(try Matrix.relativeDistance(chol.multiply(x), expected) < 1e-15 * Double(n))
+    }
+
     @Test("an indefinite matrix is refused by dpotrf, naming the leading minor")
     func notPositiveDefinite() throws {
         var a = Fixtures.spd(5, seed: 13)
