@@ -68,6 +68,14 @@ public struct MUSONetwork: Sendable {
     public var ridgeMax: Double
     /// Fine-tuning per round (the paper: one epoch).
     public var fineTune: TrainingConfiguration
+    /// When true, a round fine-tunes on the retained data plus only those
+    /// forgotten samples whose new label differs from the network's current
+    /// prediction. In the linear theory a relabeled sample whose label is
+    /// the retrained model's own prediction exerts no force at theta_R; with
+    /// cross-entropy on hard labels it is not neutral (it keeps raising the
+    /// network's confidence on a sample retraining never saw), so it is left
+    /// out. False (the paper): every forgotten sample, relabeled.
+    public var changedLabelsOnly = false
     public var seed: UInt64
 
     public init(rounds: Int = 2, subsampleRatio: Double = 0.5, ridge: Double = 1e-6, ridgeMax: Double = 1e-2,
@@ -131,14 +139,21 @@ public struct MUSONetwork: Sendable {
         }
         var g = SeededGenerator(seed: seed)
         var history: [[Int]] = []
-        let combined = try stack(retainInputs, forgetInputs)
+        let combined = changedLabelsOnly ? retainInputs : try stack(retainInputs, forgetInputs)
         for round in 0..<rounds {
             let labels = try relabel(net, initialHead: initialHead, retainInputs: retainInputs, retainLabels: retainLabels,
                                      forgetInputs: forgetInputs, ridge: ridge(round: round), generator: &g)
             history.append(labels)
             var config = fineTune
             config.seed = fineTune.seed &+ UInt64(round)
-            try net.train(inputs: combined, labels: retainLabels + labels, configuration: config)
+            if changedLabelsOnly {
+                let current = try net.predict(forgetInputs)
+                let changed = labels.indices.filter { labels[$0] != current[$0] }
+                let inputs = try stack(retainInputs, forgetInputs.selectingRows(changed))
+                try net.train(inputs: inputs, labels: retainLabels + changed.map { labels[$0] }, configuration: config)
+            } else {
+                try net.train(inputs: combined, labels: retainLabels + labels, configuration: config)
+            }
         }
         return history
     }

@@ -35,7 +35,8 @@ struct NetworkExperiment: ParsableCommand {
         retraining the head on a random subset of the retained data would give, then one epoch of \
         fine-tuning on retained + relabeled data), in two variants: MUSO fits that head to the \
         current head's outputs (DESIGN.md: W0 + Pi_S (Wp - W0)), MUSO-L to the subset's one-hot \
-        labels. Every method but Retrain and Original picks its \
+        labels; MUSO-LC (only with --methods) is MUSO-L fine-tuning on the forgotten samples \
+        whose label changed only. Every method but Retrain and Original picks its \
         learning rate and epochs (rounds, for MUSO) from the same grid, by the smallest Avg.Gap to \
         Retrain on the validation split (validation accuracy in place of test accuracy; validation \
         samples as the attack's non-members); the chosen values are printed. Avg.Gap: mean absolute \
@@ -72,7 +73,7 @@ struct NetworkExperiment: ParsableCommand {
     var ridge = 1e-6
     @Option(help: "MUSO: ridge of the last relabel step (the cosine ramp ends here).")
     var ridgeMax = 1e-2
-    @Option(help: "Unlearning methods to run, comma-separated (Retrain and Original always run: they are the reference).")
+    @Option(help: "Unlearning methods to run, comma-separated, from FT, GA, RL, SalUn, MUSO, MUSO-L, MUSO-LC (Retrain and Original always run: they are the reference).")
     var methods = "FT,GA,RL,SalUn,MUSO,MUSO-L"
     @Option(help: "The class forgotten in the class scenario.")
     var forgetClass = 0
@@ -84,7 +85,7 @@ struct NetworkExperiment: ParsableCommand {
     var csv: String?
     @OptionGroup var common: CommonOptions
 
-    static let allMethods = ["Retrain", "Original", "FT", "GA", "RL", "SalUn", "MUSO", "MUSO-L"]
+    static let allMethods = ["Retrain", "Original", "FT", "GA", "RL", "SalUn", "MUSO", "MUSO-L", "MUSO-LC"]
 
     func validate() throws {
         for s in scenarios.split(separator: ",") where NetworkScenario(rawValue: String(s)) == nil {
@@ -187,6 +188,7 @@ struct NetworkExperiment: ParsableCommand {
                                     one.epochs = 1
                                     var muso = MUSONetwork(rounds: e, subsampleRatio: method == "MUSO" ? subsample : subsampleLabels, ridge: ridge, ridgeMax: ridgeMax, fineTune: one, seed: s &+ 23)
                                     muso.target = method == "MUSO" ? .currentHead : .retainedLabels
+                                    muso.changedLabelsOnly = method == "MUSO-LC"
                                     try muso.unlearn(&net, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF)
                                 }
                             }

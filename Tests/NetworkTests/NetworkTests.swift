@@ -203,6 +203,40 @@ struct HeadTests {
         }
     }
 
+    @Test("changed labels only: a round fine-tunes on the retained data plus exactly the forgotten samples whose label changed")
+    func changedLabelsOnly() throws {
+        var g = SeededGenerator(seed: 40)
+        let x = Matrix(rows: 90, columns: 10) { _, _ in g.nextNormal() }
+        let labels = (0..<90).map { _ in Int(g.next() % 3) }
+        var net = try MLP(widths: [10, 24, 3], seed: 41)
+        let w0 = net.head
+        try net.train(inputs: x, labels: labels, configuration: TrainingConfiguration(epochs: 8, batchSize: 10, optimizer: .adam, learningRate: 0.01, seed: 42))
+        let xR = try x.selectingRows(Array(15..<90)), xF = try x.selectingRows(Array(0..<15))
+        let yR = Array(labels[15..<90])
+        let fine = TrainingConfiguration(epochs: 1, batchSize: 10, optimizer: .adam, learningRate: 0.01, seed: 43)
+        var muso = MUSONetwork(rounds: 1, subsampleRatio: 2, ridge: 1e-3, ridgeMax: 1e-3, fineTune: fine, seed: 44)
+        muso.target = .retainedLabels
+        muso.changedLabelsOnly = true
+        // The oracle: the same relabel (same generator), then an ordinary
+        // training call on the retained rows and the changed forgotten rows.
+        var g1 = SeededGenerator(seed: 44)
+        let relabels = try muso.relabel(net, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF, ridge: 1e-3, generator: &g1)
+        let current = try net.predict(xF)
+        let changed = relabels.indices.filter { relabels[$0] != current[$0] }
+        #expect(!changed.isEmpty && changed.count < relabels.count, "changed \(changed.count) of \(relabels.count): the check needs both kinds")
+        let rows = Matrix(rows: xR.rows + changed.count, columns: 10) { i, j in i < xR.rows ? xR[i, j] : xF[changed[i - xR.rows], j] }
+        var expected = net
+        try expected.train(inputs: rows, labels: yR + changed.map { relabels[$0] }, configuration: fine)
+        var unlearned = net
+        try muso.unlearn(&unlearned, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF)
+        #expect(unlearned.weights == expected.weights && unlearned.biases == expected.biases)
+        // And the paper's variant trains on every forgotten sample: a different network.
+        muso.changedLabelsOnly = false
+        var all = net
+        try muso.unlearn(&all, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF)
+        #expect(all.weights != unlearned.weights)
+    }
+
     @Test("ridge schedule: the half-cosine ramp from ridge to ridgeMax")
     func ridgeSchedule() throws {
         var muso = MUSONetwork(rounds: 1, ridge: 1e-6, ridgeMax: 1e-2, fineTune: TrainingConfiguration(epochs: 1))
