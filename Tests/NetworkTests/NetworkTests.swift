@@ -133,13 +133,9 @@ struct HeadTests {
 
     @Test("the relabel step is argmax of the retrained head, computed independently")
     func relabelMatchesOracle() throws {
-        var g = SeededGenerator(seed: 10)
-        let x = Matrix(rows: 120, columns: 20) { _, _ in g.nextNormal() }
-        let labels = (0..<120).map { _ in Int(g.next() % 3) }
-        var net = try MLP(widths: [20, 64, 3], seed: 11)
-        let w0 = net.head
-        try net.train(inputs: x, labels: labels, configuration: TrainingConfiguration(epochs: 10, batchSize: 12, optimizer: .adam, learningRate: 0.005, seed: 12))
-        let xR = try x.selectingRows(Array(10..<120)), xF = try x.selectingRows(Array(0..<10))
+        let toy = try ToyProblem(samples: 120, inputs: 20, hidden: 64, classes: 3, forget: 10,
+                                 epochs: 10, batchSize: 12, learningRate: 0.005, seed: 10)
+        let (net, w0, xR, xF, labels) = (toy.net, toy.w0, toy.xR, toy.xF, toy.labels)
         // p = 64 + 1 head features; |S| = round(0.5 * 65) = 33 < p.
         let muso = MUSONetwork(rounds: 1, subsampleRatio: 0.5, ridge: 0, fineTune: TrainingConfiguration(epochs: 1), seed: 3)
         var g1 = SeededGenerator(seed: 5), g2 = SeededGenerator(seed: 5)
@@ -172,14 +168,9 @@ struct HeadTests {
 
     @Test("the retained-labels head with more samples than features is the ridge regression (gelsd on the augmented system)")
     func relabelFromLabelsOverdetermined() throws {
-        var g = SeededGenerator(seed: 30)
-        let x = Matrix(rows: 200, columns: 12) { _, _ in g.nextNormal() }
-        let labels = (0..<200).map { _ in Int(g.next() % 4) }
-        var net = try MLP(widths: [12, 16, 4], seed: 31)
-        let w0 = net.head
-        try net.train(inputs: x, labels: labels, configuration: TrainingConfiguration(epochs: 5, batchSize: 20, optimizer: .adam, learningRate: 0.01, seed: 32))
-        let xR = try x.selectingRows(Array(20..<200)), xF = try x.selectingRows(Array(0..<20))
-        let retainLabels = Array(labels[20..<200])
+        let toy = try ToyProblem(samples: 200, inputs: 12, hidden: 16, classes: 4, forget: 20,
+                                 epochs: 5, batchSize: 20, learningRate: 0.01, seed: 30)
+        let (net, w0, xR, xF, retainLabels) = (toy.net, toy.w0, toy.xR, toy.xF, toy.yR)
         // p = 17; |S| = round(6 * 17) = 102 > p: the primal form.
         var muso = MUSONetwork(rounds: 1, subsampleRatio: 6, ridge: 0, fineTune: TrainingConfiguration(epochs: 1), seed: 3)
         muso.target = .retainedLabels
@@ -205,14 +196,9 @@ struct HeadTests {
 
     @Test("changed labels only: a round fine-tunes on the retained data plus exactly the forgotten samples whose label changed")
     func changedLabelsOnly() throws {
-        var g = SeededGenerator(seed: 40)
-        let x = Matrix(rows: 90, columns: 10) { _, _ in g.nextNormal() }
-        let labels = (0..<90).map { _ in Int(g.next() % 3) }
-        var net = try MLP(widths: [10, 24, 3], seed: 41)
-        let w0 = net.head
-        try net.train(inputs: x, labels: labels, configuration: TrainingConfiguration(epochs: 8, batchSize: 10, optimizer: .adam, learningRate: 0.01, seed: 42))
-        let xR = try x.selectingRows(Array(15..<90)), xF = try x.selectingRows(Array(0..<15))
-        let yR = Array(labels[15..<90])
+        let toy = try ToyProblem(samples: 90, inputs: 10, hidden: 24, classes: 3, forget: 15,
+                                 epochs: 8, batchSize: 10, learningRate: 0.01, seed: 40)
+        let (net, w0, xR, xF, yR) = (toy.net, toy.w0, toy.xR, toy.xF, toy.yR)
         let fine = TrainingConfiguration(epochs: 1, batchSize: 10, optimizer: .adam, learningRate: 0.01, seed: 43)
         var muso = MUSONetwork(rounds: 1, subsampleRatio: 2, ridge: 1e-3, ridgeMax: 1e-3, fineTune: fine, seed: 44)
         muso.target = .retainedLabels
@@ -314,5 +300,32 @@ struct NetworkFileTests {
         try Data(flipped).write(to: URL(fileURLWithPath: dir + "/bad.net"))
         #expect(errorMessage { _ = try NetworkFile.read(from: dir + "/bad.net") }.contains("checksum mismatch"))
         #expect(errorMessage { _ = try NetworkFile.read(from: dir + "/none.net") }.contains("no such file"))
+    }
+}
+
+/// A small MLP trained by Adam on Gaussian inputs with uniformly random
+/// labels (data from `seed`, weights from seed + 1, shuffles from seed + 2);
+/// the first `forget` samples form the forget set.
+struct ToyProblem {
+    let net: MLP
+    /// The head at initialisation.
+    let w0: Matrix
+    let xR: Matrix, xF: Matrix
+    /// All labels, forgotten samples first.
+    let labels: [Int]
+    var yR: [Int] { Array(labels[xF.rows...]) }
+
+    init(samples: Int, inputs: Int, hidden: Int, classes: Int, forget: Int,
+         epochs: Int, batchSize: Int, learningRate: Double, seed: UInt64) throws {
+        var g = SeededGenerator(seed: seed)
+        let x = Matrix(rows: samples, columns: inputs) { _, _ in g.nextNormal() }
+        labels = (0..<samples).map { _ in Int(g.next() % UInt64(classes)) }
+        var net = try MLP(widths: [inputs, hidden, classes], seed: seed + 1)
+        w0 = net.head
+        try net.train(inputs: x, labels: labels, configuration: TrainingConfiguration(
+            epochs: epochs, batchSize: batchSize, optimizer: .adam, learningRate: learningRate, seed: seed + 2))
+        self.net = net
+        xR = try x.selectingRows(Array(forget..<samples))
+        xF = try x.selectingRows(Array(0..<forget))
     }
 }
