@@ -26,9 +26,15 @@ let package = Package(
             dependencies: ["_COpenBLAS"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        // Vectorised elementwise kernels (sin/cos), one build per instruction
+        // set, dispatched at run time. No stable API (see its README).
+        .target(
+            name: "_CKernels",
+            cSettings: [.unsafeFlags(["-O3"])]
+        ),
         .target(
             name: "Unlearning",
-            dependencies: ["LinearAlgebra"]
+            dependencies: ["LinearAlgebra", "_CKernels"]
         ),
         // The network extension: an MLP on BLAS, MUSO's relabel/fine-tune.
         .target(

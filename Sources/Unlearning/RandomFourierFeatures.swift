@@ -44,7 +44,7 @@ public struct RandomFourierFeatures: FeatureMap {
 
     /// The block of Phi: one GEMM X W[:, J] (n x |J|/2 x d, multithreaded
     /// BLAS), then cos and sin of each projection from one argument reduction
-    /// (`fastSinCos`, within 2 ulp of the C library) on all cores. For blocks
+    /// (`scaledSinCos`, within 2 ulp of the C library, vectorised) on all cores. For blocks
     /// of whole pairs the projection is written inside the output itself.
     /// - Complexity: O(n d |J| / 2) flops plus O(n |J|) for the pairs.
     public func features(of inputs: Matrix, columns: Range<Int>) throws -> Matrix {
