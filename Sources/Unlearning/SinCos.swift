@@ -11,6 +11,20 @@ enum SinCosLevel: Int32, CaseIterable, Comparable {
     static let best = SinCosLevel(rawValue: muso_isa_level()) ?? .baseline
 
     static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+
+    var name: String {
+        switch self {
+        case .baseline: "baseline"
+        case .avx2FMA: "AVX2+FMA"
+        case .avx512: "AVX-512F"
+        }
+    }
+}
+
+extension RandomFourierFeatures {
+    /// The instruction set the cos/sin pass runs with on this CPU
+    /// ("AVX-512F", "AVX2+FMA" or "baseline"), for benchmark reports.
+    public static var sinCosInstructionSet: String { SinCosLevel.best.name }
 }
 
 /// |x| up to which the fast kernel is accurate: 2^19 pi / 2 (about 8.2e5).

@@ -137,7 +137,7 @@ struct Bench: ParsableCommand {
         let all = try FashionMNIST.load(.train, directory: fashionDir)
         var rows: [BenchRow] = []
         if !common.json {
-            print("OpenBLAS \(BLASThreads.coreName) kernel, \(BLASThreads.count) threads; d = 784; median of \(repeats) runs (1 run for N > \(singleRunAbove))")
+            print("OpenBLAS \(BLASThreads.coreName) kernel, \(BLASThreads.count) threads; sin/cos \(RandomFourierFeatures.sinCosInstructionSet); d = 784; median of \(repeats) runs (1 run for N > \(singleRunAbove))")
             print("    N      M     k |  retrain   cached-K  unlearn  (no theta) Phi pass streaming |  x scratch  x cached-K | rel. dist | Gram GF/s  DSYRK GF/s | peak cached / streaming")
         }
         for n in ns {
@@ -156,7 +156,7 @@ struct Bench: ParsableCommand {
         }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try AtomicFile.write(Array(([BenchRow.csvHeader] + rows.map(\.csv)).joined(separator: "\n").utf8) + [10], to: "\(out)/bench.csv")
-        let doc: [String: Any] = ["kernel": BLASThreads.coreName, "threads": BLASThreads.count, "repeats": repeats,
+        let doc: [String: Any] = ["kernel": BLASThreads.coreName, "threads": BLASThreads.count, "sincos_instruction_set": RandomFourierFeatures.sinCosInstructionSet, "repeats": repeats,
                                   "single_run_above": singleRunAbove, "rows": rows.map(\.json)]
         let json = try JSONSerialization.data(withJSONObject: sanitize(doc), options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write([UInt8](json), to: "\(out)/bench.json")

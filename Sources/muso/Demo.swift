@@ -91,7 +91,7 @@ struct Demo: ParsableCommand {
 
         func say(_ line: String) { if !json { print(line) } }
         say("problem: \(data == .fashionMnist ? "Fashion-MNIST" : "synthetic"), N = \(n), M = \(features), d = \(x.columns), C = \(outputs), k = \(forget) forgotten, ridge = \(ridge), bandwidth \(String(format: "%.4g", sigma))")
-        say("BLAS: OpenBLAS \(BLASThreads.coreName) kernel, \(BLASThreads.count) threads; features \(streaming ? "streamed" : "held in memory")")
+        say("BLAS: OpenBLAS \(BLASThreads.coreName) kernel, \(BLASThreads.count) threads; sin/cos \(RandomFourierFeatures.sinCosInstructionSet); features \(streaming ? "streamed" : "held in memory")")
         Progress.report("generating features and fitting ...")
         let t0 = Date()
         if !streaming { source = try source.materialize() }
