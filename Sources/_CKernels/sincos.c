@@ -142,8 +142,13 @@ int muso_isa_level(void) {
 
 int muso_scaled_sincos(int level, const double *x, size_t n, double scale,
                        double *cos_out, double *sin_out) {
-    static int best = -1;
-    if (best < 0) best = muso_isa_level(); // idempotent: a race writes the same value
+    // Threads may race on the first call; each computes the same value.
+    static int cached = -1;
+    int best = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (best < 0) {
+        best = muso_isa_level();
+        __atomic_store_n(&cached, best, __ATOMIC_RELAXED);
+    }
     if (level < 0 || level > best) level = best;
 #if defined(__x86_64__)
     if (level == MUSO_ISA_AVX512) DISPATCH(avx512);

@@ -21,10 +21,11 @@ double muso_sincos_limit(void);
 /// cos_out[i] = scale cos(x[i]) and sin_out[i] = scale sin(x[i]), i < n, for
 /// the arguments that all satisfy |x[i]| <= muso_sincos_limit(): one
 /// Cody-Waite reduction by pi/2 and two Taylor polynomials per argument (see
-/// sincos.c). Either output may be NULL; outputs must not overlap `x` unless
-/// equal to it. Returns 0, or -1 (writing nothing) when some |x[i]| exceeds the
-/// limit or is NaN. `level` is clamped to muso_isa_level(); pass -1 for the
-/// best level. O(n).
+/// sincos.c). Either output may be NULL. The two outputs must not overlap
+/// each other, and each may overlap `x` only by being equal to it (then
+/// that output overwrites the arguments). Returns 0, or -1 (writing nothing)
+/// when some |x[i]| exceeds the limit or is NaN. `level` is clamped to
+/// muso_isa_level(); pass -1 for the best level. O(n).
 int muso_scaled_sincos(int level, const double *x, size_t n, double scale,
                        double *cos_out, double *sin_out);
 
