@@ -110,6 +110,16 @@ struct FeatureMapTests {
             out.withUnsafeMutableBufferPointer { o in scaledSinCos(p.baseAddress!, count: 3, scale: 0.5, cos: o.baseAddress!, sin: nil) }
         }
         #expect(out == [0.5 * cos(1e7), 0.5 * cos(-3e9), 0.5 * cos(0.5)])
+        // At the limit the fast path still holds 2 ulp; one step beyond, the
+        // C library's values come back exactly.
+        for x in [fastSinCosLimit, -fastSinCosLimit] {
+            var c = 0.0, s = 0.0
+            withUnsafePointer(to: x) { scaledSinCos($0, count: 1, scale: 1, cos: &c, sin: &s) }
+            #expect(abs(c - cos(x)) <= 2 * Swift.max(abs(cos(x)), 0x1p-60).ulp && abs(s - sin(x)) <= 2 * Swift.max(abs(sin(x)), 0x1p-60).ulp)
+            let beyond = x > 0 ? x.nextUp : x.nextDown
+            withUnsafePointer(to: beyond) { scaledSinCos($0, count: 1, scale: 1, cos: &c, sin: &s) }
+            #expect(c == cos(beyond) && s == sin(beyond))
+        }
         inputs = [.nan, 1]
         inputs.withUnsafeBufferPointer { p in
             out.withUnsafeMutableBufferPointer { o in scaledSinCos(p.baseAddress!, count: 2, scale: 1, cos: nil, sin: o.baseAddress!) }
