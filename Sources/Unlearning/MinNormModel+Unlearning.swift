@@ -49,12 +49,13 @@ extension MinNormModel {
     ///   - verification: `.cheap` (default) or `.oracle(route)` to also retrain
     ///     and report the distance.
     ///   - updateParameters: when false (dual form), the cached theta is
-    ///     dropped instead of updated (saves 2 N M C flops; `parameters()`
-    ///     recomputes it on demand).
+    ///     dropped instead of updated (saves 2 N M min(k, C) flops and one
+    ///     pass over Phi; `parameters()` recomputes it on demand).
     /// - Throws: `emptyRequest`, `unknownIDs`, `repeatedIDs`,
     ///   `forgetsEverySample`, `rankDeficientAfterDeletion`,
     ///   `notPositiveDefinite`.
-    /// - Complexity: dual O(N^2 k + k^3 + N k C) plus 2 N M C for theta;
+    /// - Complexity: dual O(N^2 k + k^3 + N k C) plus 2 N M min(k, C) + 2 M k C
+    ///   for theta;
     ///   primal O(M^2 k + M^2 C + k M C) plus generating Phi_F. No
     ///   refactorisation.
     @discardableResult
@@ -82,7 +83,17 @@ extension MinNormModel {
             leftover = try updated.selectingRows(f)
             var theta: Matrix?
             if updateParameters, let cached = cachedParameters {
-                theta = try cached + features.applyTransposed(rows: rows, to: delta)
+                // theta' = theta + Phi^T Delta A with Delta A = -G_F Z of rank
+                // k: when k < C the one pass over Phi carries the k columns of
+                // G_F instead of the C of Delta A (k = 1: a dgemv, which here
+                // streams Phi about 3x faster than a dgemm with 10 columns).
+                if f.count < a.columns {
+                    var step = cached
+                    try step.addProduct(features.applyTransposed(rows: rows, to: gF), z, alpha: -1, beta: 1)
+                    theta = step
+                } else {
+                    theta = try cached + features.applyTransposed(rows: rows, to: delta)
+                }
             }
             // Commit. Deleting rows of a valid factor cannot break down (the
             // Givens rotations and the blocked LQ are orthogonal, and K_RR is

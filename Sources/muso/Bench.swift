@@ -42,7 +42,7 @@ struct BenchRow {
     var unlearnDeferred = 0.0       // the same without the theta update (A and factor only)
     var unlearnStreaming = 0.0      // Phi generated block by block for the theta update
     var musoLabels = 0.0
-    var thetaPass = 0.0             // one product Phi^T Delta (N x M by N x C): the theta update's floor
+    var thetaPass = 0.0             // one product Phi^T (N x min(k, C)): the theta update's floor
     var distance = 0.0
     var dgemmSeconds = 0.0, dsyrkSeconds = 0.0, dpotrfSeconds = 0.0
     var peakCached = 0, peakStreaming = 0
@@ -85,7 +85,7 @@ struct Bench: ParsableCommand {
         (slice K_RR, refactorise, solve: baseline 2); exact unlearning of k samples (closed form, \
         factor deletion by Givens rotations or a blocked LQ, theta update) with Phi held in memory \
         (baseline 3), without the theta update, and with Phi streamed; the MUSO labels; one product \
-        Phi^T Delta, the pass over Phi that any theta update costs. Each time is the median of --repeats \
+        Phi^T times N x min(k, C), the pass over Phi that the theta update costs. Each time is the median of --repeats \
         runs. In the same run, a DGEMM of the projection's shape, a DSYRK of the Gram's shape and a \
         DPOTRF of its order give the machine's BLAS rate. Every row records the relative distance \
         of the unlearned parameters to the retrained ones and the peak resident memory of a fit \
@@ -238,8 +238,10 @@ struct Bench: ParsableCommand {
                 let a = try factor!.solve(t)
                 _ = try phiSource.applyTransposed(rows: Array(0..<n), to: a)
             }
-            // The theta update's floor: one pass over Phi, Phi^T times N x C.
-            row.thetaPass = try medianTime(repeats) { _ = try phiSource.applyTransposed(rows: Array(0..<n), to: t) }
+            // The theta update's floor: one pass over Phi, Phi^T times the
+            // N x min(k, C) matrix the update multiplies (G_F or Delta A).
+            let passColumns = try t.selectingColumns(0..<min(k, t.columns))
+            row.thetaPass = try medianTime(repeats) { _ = try phiSource.applyTransposed(rows: Array(0..<n), to: passColumns) }
             factor = nil
             // Baseline 2: reuse the cached Gram matrix: slice, refactorise, solve.
             Progress.report("N = \(n), M = \(m), k = \(k): retraining from the cached Gram matrix")
