@@ -29,6 +29,27 @@
 
 double muso_sincos_limit(void) { return SINCOS_LIMIT; }
 
+// Taylor coefficients from the highest power down, (-1)^k / (2k+1)! for
+// k = 9 .. 1 (sin r = r + r z P(z)) and (-1)^k / (2k)! for k = 10 .. 2
+// (cos r = 1 - z/2 + z^2 Q(z)), z = r^2.
+static const double SIN_TAIL[9] = {
+    -1.0 / 121645100408832000.0, 1.0 / 355687428096000.0, -1.0 / 1307674368000.0,
+    1.0 / 6227020800.0, -1.0 / 39916800.0, 1.0 / 362880.0,
+    -1.0 / 5040.0, 1.0 / 120.0, -1.0 / 6.0,
+};
+static const double COS_TAIL[9] = {
+    1.0 / 2432902008176640000.0, -1.0 / 6402373705728000.0, 1.0 / 20922789888000.0,
+    -1.0 / 87178291200.0, 1.0 / 479001600.0, -1.0 / 3628800.0,
+    1.0 / 40320.0, -1.0 / 720.0, 1.0 / 24.0,
+};
+
+// Horner's rule for the 9 coefficients above (unrolled by the compiler).
+static inline __attribute__((always_inline)) double horner(double z, const double coefficients[9]) {
+    double p = coefficients[0];
+    for (int k = 1; k < 9; k++) p = p * z + coefficients[k];
+    return p;
+}
+
 static inline __attribute__((always_inline)) void
 sincos_body(const double *restrict x, size_t n, double scale,
             double *restrict c_out, double *restrict s_out, int want_cos, int want_sin) {
@@ -42,26 +63,8 @@ sincos_body(const double *restrict x, size_t n, double scale,
         int64_t quadrant = bits & 3; // q mod 4 (two's complement)
         double r = ((xi - q * 0x1.921fb54400000p+0) - q * 0x1.0b4611a600000p-34) - q * 0x1.3198a2e037073p-69;
         double z = r * r;
-        double ps = -1.0 / 121645100408832000.0;     // -1/19!
-        ps = ps * z + 1.0 / 355687428096000.0;        //  1/17!
-        ps = ps * z - 1.0 / 1307674368000.0;          // -1/15!
-        ps = ps * z + 1.0 / 6227020800.0;             //  1/13!
-        ps = ps * z - 1.0 / 39916800.0;               // -1/11!
-        ps = ps * z + 1.0 / 362880.0;                 //  1/9!
-        ps = ps * z - 1.0 / 5040.0;                   // -1/7!
-        ps = ps * z + 1.0 / 120.0;                    //  1/5!
-        ps = ps * z - 1.0 / 6.0;                      // -1/3!
-        double s = r + r * z * ps;
-        double pc = 1.0 / 2432902008176640000.0;      //  1/20!
-        pc = pc * z - 1.0 / 6402373705728000.0;       // -1/18!
-        pc = pc * z + 1.0 / 20922789888000.0;         //  1/16!
-        pc = pc * z - 1.0 / 87178291200.0;            // -1/14!
-        pc = pc * z + 1.0 / 479001600.0;              //  1/12!
-        pc = pc * z - 1.0 / 3628800.0;                // -1/10!
-        pc = pc * z + 1.0 / 40320.0;                  //  1/8!
-        pc = pc * z - 1.0 / 720.0;                    // -1/6!
-        pc = pc * z + 1.0 / 24.0;                     //  1/4!
-        double c = 1.0 - (0.5 * z - z * z * pc);
+        double s = r + r * z * horner(z, SIN_TAIL);
+        double c = 1.0 - (0.5 * z - z * z * horner(z, COS_TAIL));
         int swap = (quadrant & 1) != 0;
         double sin_base = swap ? c : s, cos_base = swap ? s : c;
         double sin_scale = (quadrant & 2) ? -scale : scale;
