@@ -23,11 +23,12 @@ let package = Package(
         ),
         .target(
             name: "LinearAlgebra",
-            dependencies: ["_COpenBLAS"],
+            dependencies: ["_COpenBLAS", "_CKernels"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
-        // Vectorised elementwise kernels (sin/cos), one build per instruction
-        // set, dispatched at run time. No stable API (see its README).
+        // Vectorised kernels (sin/cos; panel products for triangular
+        // factors), one build per instruction set, dispatched at run time. No
+        // stable API (see its README).
         .target(
             name: "_CKernels",
             cSettings: [.unsafeFlags(["-O3"])]

@@ -1,3 +1,7 @@
+import Dispatch
+import Foundation
+import _CKernels
+
 /// The Cholesky factorisation K = L L^T of a symmetric positive-definite
 /// matrix, with L lower triangular with positive diagonal (unique).
 ///
@@ -127,7 +131,12 @@ public struct Cholesky: Sendable {
         for (c, p) in indices.enumerated() { x[p, c] = 1 }
         try storage.withUnsafeBufferPointer { (pl) throws(LinearAlgebraError) in
             try x.withUnsafeMutableBufferPointer { (px) throws(LinearAlgebraError) in
-                if k == 1 {  // one column: the level-2 kernel is faster
+                if k <= Self.blockedSolveColumns && n >= Self.blockedSolveOrder {
+                    try BlockedTriangularSolve.run(n: n, l: pl.baseAddress!, ld: ld, from: j0, x: px.baseAddress!,
+                                                   ldx: n, nrhs: k, transposed: false)
+                    try BlockedTriangularSolve.run(n: n, l: pl.baseAddress!, ld: ld, from: 0, x: px.baseAddress!,
+                                                   ldx: n, nrhs: k, transposed: true)
+                } else if k == 1 {  // one column: the level-2 kernel is faster
                     try dtrsv(transL: false, n: n - j0, l: pl.baseAddress! + j0 + j0 * ld, ldl: ld, x: px.baseAddress! + j0)
                     try dtrsv(transL: true, n: n, l: pl.baseAddress, ldl: ld, x: px.baseAddress)
                 } else {
@@ -139,6 +148,12 @@ public struct Cholesky: Sendable {
         }
         return x
     }
+
+    /// Up to this many columns (and from this order on) `inverseColumns`
+    /// solves with the blocked panel kernels on every core
+    /// (`BlockedTriangularSolve`); beyond, `dtrsm` is level-3 enough.
+    static let blockedSolveColumns = 16
+    static let blockedSolveOrder = 2048
 
     /// Solves L Y = B (or L^T Y = B when `transposed`) (`dtrsm`).
     /// - Complexity: n^2 c flops.
@@ -158,62 +173,50 @@ public struct Cholesky: Sendable {
 
     /// K X = L (L^T X), without forming K.
     ///
-    /// Small n: `dtrmm` twice. From n = `fusedMultiplyThreshold` on, one pass
-    /// over L from memory instead of two: L (L^T X) = sum over column panels
-    /// J of L[:, J] Y_J with Y_J = L[J:, J]^T X[J:] (b x c), and both products
-    /// of a panel run while its b (n - j) entries are still in cache:
-    ///
-    ///     Y_J    = L_JJ^T X_J + L_BJ^T X_B     (B: the rows below the panel)
-    ///     out_J += L_JJ Y_J,   out_B += L_BJ Y_J
-    ///
-    /// the triangular b x b block L_JJ in plain loops, the rectangular L_BJ
-    /// by `dgemm`. Measured at n = 16000, c = 10: 0.18-0.19 s against
-    /// 0.25 s for the two `dtrmm` passes; at n = 8000: 0.05 s against 0.06 s.
-    /// - Complexity: 2 n^2 c flops; L read once from memory (large n).
+    /// One pass over L from memory: L (L^T X) = sum over column panels J of
+    /// L[J:, J] Y_J with Y_J = L[J:, J]^T X[J:] (`MUSO_GRAM_PANEL` x c), both
+    /// products of a panel running while it is still in cache
+    /// (`_CKernels/panel.c`, vectorised for the CPU). The columns are split
+    /// among the cores in ranges of equal area; each core sums into its own
+    /// n x c buffer and the buffers are added at the end. General GEMMs are
+    /// slow on these shapes (they copy the tall panel before using it once):
+    /// at n = 16000, c = 10 the former `dgemm` route took 0.23-0.39 s.
+    /// - Parameter level: the instruction-set level (nil: the best; tests).
+    /// - Complexity: 2 n^2 c flops; L read once from memory.
     public func multiply(_ x: Matrix) throws(LinearAlgebraError) -> Matrix {
+        try multiply(x, level: nil, threads: nil)
+    }
+
+    func multiply(_ x: Matrix, level: KernelLevel?, threads: Int?) throws(LinearAlgebraError) -> Matrix {
         guard x.rows == order else {
             throw .dimensionMismatch(operation: "Cholesky.multiply", detail: "\(x.rows) x \(x.columns) for order \(order)")
         }
-        if order < Self.fusedMultiplyThreshold || x.columns == 0 {
-            var y = x
-            try applyLower(to: &y, transposed: true)
-            try applyLower(to: &y, transposed: false)
-            return y
-        }
-        let n = order, ld = leadingDimension, c = x.columns, b = Self.multiplyPanel
+        let n = order, ld = leadingDimension, c = x.columns
         var out = Matrix(rows: n, columns: c)
-        var panel = [Double](repeating: 0, count: b * c)  // Y_J, b x c column-major
-        try storage.withUnsafeBufferPointer { (pl) throws(LinearAlgebraError) in
-            try x.withUnsafeBufferPointer { (px) throws(LinearAlgebraError) in
-                try out.withUnsafeMutableBufferPointer { (po) throws(LinearAlgebraError) in
-                    try panel.withUnsafeMutableBufferPointer { (py) throws(LinearAlgebraError) in
-                        let l = pl.baseAddress!, xs = px.baseAddress!, o = po.baseAddress!, y = py.baseAddress!
-                        for j in stride(from: 0, to: n, by: b) {
-                            let w = min(b, n - j), below = n - j - w
-                            // Y_J = L_JJ^T X_J (L_JJ lower: row i >= column r).
+        if n == 0 || c == 0 { return out }
+        // Below ~256 columns per core the threads cost more than they save.
+        let parts = max(1, min(threads ?? KernelThreads.count, n / 256))
+        let ranges = KernelThreads.equalAreaColumns(n, parts: parts)
+        let lvl = level?.rawValue ?? -1
+        var extra = [Double](repeating: 0, count: (parts - 1) * n * c)
+        storage.withUnsafeBufferPointer { pl in
+            x.withUnsafeBufferPointer { px in
+                out.withUnsafeMutableBufferPointer { po in
+                    extra.withUnsafeMutableBufferPointer { pe in
+                        let l = KernelConstPointer(base: pl.baseAddress!), xs = KernelConstPointer(base: px.baseAddress!)
+                        let o = KernelPointer(base: po.baseAddress!)
+                        let e = KernelPointer(base: pe.baseAddress ?? po.baseAddress!)
+                        DispatchQueue.concurrentPerform(iterations: parts) { t in
+                            var work = [Double](repeating: 0, count: Int(MUSO_GRAM_PANEL) * c)
+                            let dst = t == 0 ? o.base : e.base + (t - 1) * n * c
+                            muso_lower_gram(lvl, n, l.base, ld, ranges[t].lowerBound, ranges[t].upperBound,
+                                            c, xs.base, n, dst, n, &work)
+                        }
+                        for t in 1..<parts {
+                            let src = e.base + (t - 1) * n * c
                             for col in 0..<c {
-                                for r in 0..<w {
-                                    var sum = 0.0
-                                    for i in r..<w { sum += l[j + i + (j + r) * ld] * xs[j + i + col * n] }
-                                    y[r + col * w] = sum
-                                }
+                                for i in ranges[t].lowerBound..<n { o.base[i + col * n] += src[i + col * n] }
                             }
-                            // Y_J += L_BJ^T X_B
-                            try dgemm(transA: true, transB: false, m: w, n: c, k: below, alpha: 1,
-                                      a: l + (j + w) + j * ld, lda: ld, b: xs + (j + w), ldb: n,
-                                      beta: 1, c: y, ldc: w)
-                            // out_J += L_JJ Y_J
-                            for col in 0..<c {
-                                for i in 0..<w {
-                                    var sum = 0.0
-                                    for r in 0...i { sum += l[j + i + (j + r) * ld] * y[r + col * w] }
-                                    o[j + i + col * n] += sum
-                                }
-                            }
-                            // out_B += L_BJ Y_J
-                            try dgemm(transA: false, transB: false, m: below, n: c, k: w, alpha: 1,
-                                      a: l + (j + w) + j * ld, lda: ld, b: y, ldb: w,
-                                      beta: 1, c: o + (j + w), ldc: n)
                         }
                     }
                 }
@@ -221,12 +224,6 @@ public struct Cholesky: Sendable {
         }
         return out
     }
-
-    /// The order from which `multiply` makes one pass over L (below it, the
-    /// factor fits in cache and two `dtrmm` calls are as fast).
-    static let fusedMultiplyThreshold = 2048
-    /// Panel width of the one-pass `multiply`.
-    static let multiplyPanel = 16
 
     func applyLower(to y: inout Matrix, transposed: Bool) throws(LinearAlgebraError) {
         let n = order, ld = leadingDimension, c = y.columns
@@ -279,5 +276,3 @@ public struct Cholesky: Sendable {
     /// The diagonal of L.
     public var diagonal: [Double] { (0..<order).map { storage[$0 + $0 * leadingDimension] } }
 }
-
-import Foundation

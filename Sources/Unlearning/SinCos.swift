@@ -1,30 +1,11 @@
 import Foundation
+import LinearAlgebra
 import _CKernels
-
-/// The instruction-set levels of the sin/cos kernel (`_CKernels`), in
-/// increasing width: the build's baseline (SSE2 on x86-64), AVX2 with FMA,
-/// AVX-512F. The widest the CPU has is used unless a caller asks for less.
-enum SinCosLevel: Int32, CaseIterable, Comparable {
-    case baseline = 0, avx2FMA = 1, avx512 = 2
-
-    /// The widest level this CPU runs.
-    static let best = SinCosLevel(rawValue: muso_isa_level()) ?? .baseline
-
-    static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
-
-    var name: String {
-        switch self {
-        case .baseline: "baseline"
-        case .avx2FMA: "AVX2+FMA"
-        case .avx512: "AVX-512F"
-        }
-    }
-}
 
 extension RandomFourierFeatures {
     /// The instruction set the cos/sin pass runs with on this CPU
     /// ("AVX-512F", "AVX2+FMA" or "baseline"), for benchmark reports.
-    public static var sinCosInstructionSet: String { SinCosLevel.best.name }
+    public static var sinCosInstructionSet: String { KernelLevel.best.name }
 }
 
 /// |x| up to which the fast kernel is accurate: 2^19 pi / 2 (about 8.2e5).
@@ -46,7 +27,7 @@ let fastSinCosLimit = muso_sincos_limit()
 /// - Complexity: O(n), about 45 floating-point operations per argument.
 func scaledSinCos(_ x: UnsafePointer<Double>, count n: Int, scale: Double,
                   cos cosOut: UnsafeMutablePointer<Double>?, sin sinOut: UnsafeMutablePointer<Double>?,
-                  level: SinCosLevel? = nil) {
+                  level: KernelLevel? = nil) {
     let done = muso_scaled_sincos(level?.rawValue ?? -1, x, n, scale, cosOut, sinOut)
     guard done != 0 else { return }
     for i in 0..<n {

@@ -20,6 +20,7 @@
 // last bit of some results, not the bound.
 
 #include "kernels.h"
+#include "level.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -145,14 +146,7 @@ int muso_isa_level(void) {
 
 int muso_scaled_sincos(int level, const double *x, size_t n, double scale,
                        double *cos_out, double *sin_out) {
-    // Threads may race on the first call; each computes the same value.
-    static int cached = -1;
-    int best = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (best < 0) {
-        best = muso_isa_level();
-        __atomic_store_n(&cached, best, __ATOMIC_RELAXED);
-    }
-    if (level < 0 || level > best) level = best;
+    level = muso_effective_level(level);
 #if defined(__x86_64__)
     if (level == MUSO_ISA_AVX512) DISPATCH(avx512);
     if (level == MUSO_ISA_AVX2_FMA) DISPATCH(avx2);

@@ -1,5 +1,5 @@
 import Testing
-import LinearAlgebra
+@testable import LinearAlgebra
 import TestSupport
 
 @Suite("Cholesky: factor, solve, condition, deletion, downdate")
@@ -20,16 +20,83 @@ struct CholeskyTests {
         #expect(try Matrix.relativeDistance(y, x) < 1e-13)
     }
 
-    @Test("the one-pass product L (L^T X) for large orders equals K X by a triple loop",
-          arguments: [(2048, 1), (2100, 3)])
-    func fusedMultiply(n: Int, c: Int) throws {
-        // Diagonally dominant, hence SPD: K_ij = 1 / (1 + |i - j|) + n [i = j].
-        let k = Matrix(rows: n, columns: n) { i, j in 1 / Double(1 + abs(i - j)) + (i == j ? Double(n) : 0) }
+    /// Diagonally dominant, hence SPD: K_ij = 1 / (1 + |i - j|) + n [i = j];
+    /// cond(K) <= (n + 2 ln n + 1) / (n - 2 ln n - 1) < 1.1 for n >= 40, so
+    /// products and solves differ from an oracle by the rounding of n-term sums.
+    static func dominant(_ n: Int) -> Matrix {
+        Matrix(rows: n, columns: n) { i, j in 1 / Double(1 + abs(i - j)) + (i == j ? Double(n) : 0) }
+    }
+
+    @Test("the panel product L (L^T X) equals K X by a triple loop at every instruction-set level and thread count",
+          arguments: [(37, 1), (300, 10), (2100, 3), (2048, 1)])
+    func panelMultiply(n: Int, c: Int) throws {
+        let k = Self.dominant(n)
         let x = Fixtures.gaussian(n, c, seed: 23)
         let chol = try Cholesky(factoring: k)
         let expected = Fixtures.naiveProduct(k, x)
-        // cond(K) <= (n + 2 ln n + 1) / (n - 2 ln n - 1) < 1.1: rounding of n-term sums only.
+        for level in KernelLevel.allCases where level <= .best {
+            for threads in [1, 2, 3] {
+                let got = try chol.multiply(x, level: level, threads: threads)
+                #expect(try Matrix.relativeDistance(got, expected) < 1e-15 * Double(n), "level \(level.name), \(threads) threads")
+            }
+        }
         #expect(try Matrix.relativeDistance(chol.multiply(x), expected) < 1e-15 * Double(n))
+    }
+
+    @Test("after deletions (order below the leading dimension) the product still equals the reduced K times X")
+    func multiplyAfterDeletion() throws {
+        let n = 300
+        let k = Self.dominant(n)
+        var chol = try Cholesky(factoring: k)
+        let gone = [3, 150, 299, 17]
+        try chol.delete(indices: gone)
+        let keep = (0..<n).filter { !gone.contains($0) }
+        let reduced = Fixtures.principal(k, keeping: keep)
+        let x = Fixtures.gaussian(keep.count, 10, seed: 5)
+        #expect(try Matrix.relativeDistance(chol.multiply(x), Fixtures.naiveProduct(reduced, x)) < 1e-15 * Double(n))
+    }
+
+    @Test("blocked triangular solves on every core equal dtrsm, forward from a row and backward, at every level",
+          arguments: [1, 4, 11])
+    func blockedSolves(nrhs: Int) throws {
+        let n = 2100, from = 613
+        let chol = try Cholesky(factoring: Self.dominant(n))
+        let b = Fixtures.gaussian(n, nrhs, seed: 77)
+        // Oracle: OpenBLAS dtrsm on the trailing block, and on the whole factor.
+        let l = chol.lowerFactor
+        let trailing = try Cholesky(lowerFactor: Fixtures.principal(l, keeping: Array(from..<n)))
+        let forward = try trailing.solveTriangular(b.selectingRows(Array(from..<n)))
+        let backward = try chol.solveTriangular(b, transposed: true)
+        for level in KernelLevel.allCases where level <= .best {
+            for threads in [1, 2, 3] {
+                var x = b
+                try chol.storage.withUnsafeBufferPointer { pl in
+                    try x.withUnsafeMutableBufferPointer { px in
+                        try BlockedTriangularSolve.run(n: n, l: pl.baseAddress!, ld: n, from: from, x: px.baseAddress!,
+                                                       ldx: n, nrhs: nrhs, transposed: false, level: level, threads: threads)
+                    }
+                }
+                #expect(try Matrix.relativeDistance(x.selectingRows(Array(from..<n)), forward) < 1e-15 * Double(n))
+                #expect(try x.selectingRows(Array(0..<from)) == b.selectingRows(Array(0..<from)), "rows above the block are untouched")
+                var y = b
+                try chol.storage.withUnsafeBufferPointer { pl in
+                    try y.withUnsafeMutableBufferPointer { py in
+                        try BlockedTriangularSolve.run(n: n, l: pl.baseAddress!, ld: n, from: 0, x: py.baseAddress!,
+                                                       ldx: n, nrhs: nrhs, transposed: true, level: level, threads: threads)
+                    }
+                }
+                #expect(try Matrix.relativeDistance(y, backward) < 1e-15 * Double(n), "level \(level.name), \(threads) threads")
+            }
+        }
+    }
+
+    @Test("inverse columns at a large order (blocked solves) equal dpotrs with the identity's columns",
+          arguments: [[0], [2099], [700, 1500, 3]])
+    func inverseColumnsLarge(indices: [Int]) throws {
+        let n = 2100
+        let chol = try Cholesky(factoring: Self.dominant(n))
+        let e = Matrix(rows: n, columns: indices.count) { i, j in i == indices[j] ? 1 : 0 }
+        #expect(try Matrix.relativeDistance(chol.inverseColumns(indices), chol.solve(e)) < 1e-15 * Double(n))
     }
 
     @Test("an indefinite matrix is refused by dpotrf, naming the leading minor")

@@ -77,7 +77,7 @@ struct FeatureMapTests {
             xs += [x, x.nextUp, x.nextDown, x + 1e-9]
         }
         let scale = 0.75
-        let levels = SinCosLevel.allCases.filter { $0 <= SinCosLevel.best }
+        let levels = KernelLevel.allCases.filter { $0 <= KernelLevel.best }
         for level in levels {
             var c = [Double](repeating: .nan, count: xs.count), s = c, cosOnly = c, sinOnly = c
             xs.withUnsafeBufferPointer { p in

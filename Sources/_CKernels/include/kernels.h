@@ -29,4 +29,30 @@ double muso_sincos_limit(void);
 int muso_scaled_sincos(int level, const double *x, size_t n, double scale,
                        double *cos_out, double *sin_out);
 
+/// Y += A^T X for a tall column-major panel A (rows x cols, leading
+/// dimension lda), X (rows x nrhs, ldx) and Y (cols x nrhs, ldy): A is
+/// streamed once, the (column, rhs) dot products kept in vector registers
+/// (see panel.c). 2 rows cols nrhs flops. `level` as for muso_scaled_sincos.
+void muso_panel_tn(int level, size_t rows, size_t cols, size_t nrhs, const double *a, size_t lda,
+                   const double *x, size_t ldx, double *y, size_t ldy);
+
+/// Out += A Y for A (rows x cols, lda), Y (cols x nrhs, ldy) and Out
+/// (rows x nrhs, ldo): A streamed once, blocks of Out kept in registers.
+/// 2 rows cols nrhs flops. Out must not overlap A or Y.
+void muso_panel_nn(int level, size_t rows, size_t cols, size_t nrhs, const double *a, size_t lda,
+                   const double *y, size_t ldy, double *out, size_t ldo);
+
+/// Columns per panel of muso_lower_gram (the size of its work buffer).
+#define MUSO_GRAM_PANEL 12
+
+/// out[c0:n, :] += sum over the columns c in [c0, c1) of L[c:n, c] (L[c:n,
+/// c]^T X[c:n, :]) for the lower triangle of the column-major n x n L (ld):
+/// over all columns, out += L (L^T X). Each panel of MUSO_GRAM_PANEL columns
+/// is read once from memory and used twice from cache. `work` holds
+/// MUSO_GRAM_PANEL * nrhs doubles. ~2 (n - c0)^2 nrhs flops for the full
+/// range. out must not overlap l or x.
+void muso_lower_gram(int level, size_t n, const double *l, size_t ld, size_t c0, size_t c1,
+                     size_t nrhs, const double *x, size_t ldx, double *out, size_t ldo,
+                     double *work);
+
 #endif

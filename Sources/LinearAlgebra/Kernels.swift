@@ -1,0 +1,125 @@
+import Dispatch
+import Foundation
+import _CKernels
+
+/// The instruction-set levels the C kernels (`_CKernels`) are compiled for,
+/// in increasing width: the build's baseline (SSE2 on x86-64), AVX2 with
+/// FMA, AVX-512F. The widest the CPU has is used unless a caller asks for
+/// less (the tests run every level against an independent oracle).
+public enum KernelLevel: Int32, CaseIterable, Comparable, Sendable {
+    case baseline = 0, avx2FMA = 1, avx512 = 2
+
+    /// The widest level this CPU runs.
+    public static let best = KernelLevel(rawValue: muso_isa_level()) ?? .baseline
+
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+
+    /// "baseline", "AVX2+FMA" or "AVX-512F", for reports.
+    public var name: String {
+        switch self {
+        case .baseline: "baseline"
+        case .avx2FMA: "AVX2+FMA"
+        case .avx512: "AVX-512F"
+        }
+    }
+}
+
+/// Pointers that cross into `concurrentPerform` bodies; each body writes a
+/// disjoint part (or its own buffer).
+struct KernelPointer: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Double>
+}
+
+struct KernelConstPointer: @unchecked Sendable {
+    let base: UnsafePointer<Double>
+}
+
+enum KernelThreads {
+    /// The cores the memory-bound kernels split their work over.
+    static let count = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    /// Splits the columns 0..<n of a lower triangle into `parts` contiguous
+    /// ranges holding about the same number of entries (column c holds
+    /// n - c): boundary t sits at n (1 - sqrt(1 - t / parts)).
+    static func equalAreaColumns(_ n: Int, parts: Int) -> [Range<Int>] {
+        var bounds = [0]
+        for t in 1..<max(parts, 1) {
+            let b = Int((Double(n) * (1 - (1 - Double(t) / Double(parts)).squareRoot())).rounded())
+            bounds.append(min(max(b, bounds.last!), n))
+        }
+        bounds.append(n)
+        return zip(bounds, bounds.dropFirst()).map { $0..<$1 }
+    }
+}
+
+/// Triangular solves with a few right-hand sides, blocked so that the
+/// rectangular bulk of L goes through the panel kernels on every core and
+/// only the diagonal blocks through BLAS's sequential `dtrsm`.
+///
+/// Forward (`transposed == false`), L[s:, s:] Y = B[s:] in place, right-
+/// looking: for each block J of `solveBlock` rows, Y_J = L_JJ^{-1} B_J, then
+/// B[below] -= L[below, J] Y_J (`muso_panel_nn`, the rows split among the
+/// cores). Backward (`transposed == true`), L^T X = B on all n rows, from
+/// the bottom: B_J -= L[below, J]^T X[below] (`muso_panel_tn`, the columns
+/// of J split among the cores), then X_J = L_JJ^{-T} B_J.
+/// Each reads the lower triangle (from row s) once: (n - s)^2 nrhs flops.
+/// OpenBLAS's `dtrsv` and `dtrsm` run these shapes on one core (at
+/// n = 16000, one right-hand side: 0.06-0.13 s for the pair of solves).
+enum BlockedTriangularSolve {
+    static let solveBlock = 256
+
+    static func run(n: Int, l: UnsafePointer<Double>, ld: Int, from s: Int, x: UnsafeMutablePointer<Double>,
+                    ldx: Int, nrhs: Int, transposed: Bool, level: KernelLevel? = nil,
+                    threads: Int = KernelThreads.count) throws(LinearAlgebraError) {
+        if n <= s || nrhs == 0 { return }
+        let lvl = level?.rawValue ?? -1, b = solveBlock
+        let lp = KernelConstPointer(base: l), xp = KernelPointer(base: x)
+        var panel = [Double](repeating: 0, count: b * nrhs)
+        if !transposed {
+            var j = s
+            while j < n {
+                let w = min(b, n - j), below = n - j - w
+                try dtrsm(transL: false, m: w, n: nrhs, l: l + j + j * ld, ldl: ld, b: x + j, ldb: ldx)
+                if below > 0 {
+                    for k in 0..<nrhs { for i in 0..<w { panel[i + k * w] = -x[j + i + k * ldx] } }
+                    let parts = max(1, min(threads, below / 1024))
+                    let size = (below + parts - 1) / parts
+                    panel.withUnsafeBufferPointer { py in
+                        let y = KernelConstPointer(base: py.baseAddress!), j = j
+                        DispatchQueue.concurrentPerform(iterations: parts) { t in
+                            let r0 = t * size, rows = min(below, r0 + size) - r0
+                            if rows > 0 {
+                                muso_panel_nn(lvl, rows, w, nrhs, lp.base + (j + w + r0) + j * ld, ld,
+                                              y.base, w, xp.base + j + w + r0, ldx)
+                            }
+                        }
+                    }
+                }
+                j += w
+            }
+        } else {
+            var end = n
+            while end > 0 {
+                let j = max(0, end - b), w = end - j, below = n - end
+                if below > 0 {
+                    for i in 0..<(w * nrhs) { panel[i] = 0 }
+                    let parts = max(1, min(threads, w / 16))
+                    let size = (w + parts - 1) / parts
+                    panel.withUnsafeMutableBufferPointer { py in
+                        let y = KernelPointer(base: py.baseAddress!), end = end
+                        DispatchQueue.concurrentPerform(iterations: parts) { t in
+                            let c0 = t * size, cols = min(w, c0 + size) - c0
+                            if cols > 0 {
+                                muso_panel_tn(lvl, below, cols, nrhs, lp.base + end + (j + c0) * ld, ld,
+                                              xp.base + end, ldx, y.base + c0, w)
+                            }
+                        }
+                    }
+                    for k in 0..<nrhs { for i in 0..<w { x[j + i + k * ldx] -= panel[i + k * w] } }
+                }
+                try dtrsm(transL: true, m: w, n: nrhs, l: l + j + j * ld, ldl: ld, b: x + j, ldb: ldx)
+                end = j
+            }
+        }
+    }
+}

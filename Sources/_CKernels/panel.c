@@ -1,0 +1,202 @@
+// Products of a tall panel of a column-major matrix with a few right-hand
+// sides, the memory-bound level-3 shapes that general GEMMs run slowly
+// (they pack the panel, i.e. copy it, before using it once):
+//
+//     Y   += A^T X      (A rows x cols, X rows x nrhs, Y cols x nrhs)   tn
+//     Out += A Y        (A rows x cols, Y cols x nrhs, Out rows x nrhs) nn
+//
+// and, built from them, L (L^T X) restricted to a range of columns of a
+// lower-triangular L, the a-posteriori check of the dual model.
+//
+// Both products stream A once from memory with the vector width of the CPU:
+// tn keeps a 4 x 4 block of (column, rhs) dot products in vector
+// accumulators over chunks of rows (the chunk of A and X stays in L1/L2 for
+// the rhs groups); nn keeps a 32-row x 4-rhs block of Out in registers
+// across all columns of A. The bodies are plain C on GCC/Clang vector types,
+// compiled for the baseline, AVX2+FMA and AVX-512F like the sin/cos kernel.
+// Sums are taken in a fixed order for a given level, so results are
+// deterministic; they differ from BLAS in the last bits.
+
+#include "kernels.h"
+#include "level.h"
+
+#include <string.h>
+
+typedef double v8d __attribute__((vector_size(64)));
+
+#define INLINE static inline __attribute__((always_inline))
+
+// Unaligned vector load and store, and the sum of the lanes, as macros so
+// no vector crosses a function boundary (the ABI differs between levels).
+#define LOAD8(p) ({ v8d v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define STORE8(p, v) do { v8d v_ = (v); memcpy((p), &v_, sizeof v_); } while (0)
+#define SUM8(v) (((v)[0] + (v)[4]) + ((v)[1] + (v)[5])) + (((v)[2] + (v)[6]) + ((v)[3] + (v)[7]))
+
+// Rows per chunk of `tn`: long contiguous runs of each column keep the
+// hardware prefetchers streaming (chunks of 512 rows, one 4 KB page per
+// column, ran ~20% slower at n = 16000); a 4-column group of 8192 rows
+// (256 KB) stays in L2 for the next group of right-hand sides.
+#define TN_CHUNK 8192
+
+// y[c + k ldy] += sum_r a[r + c lda] x[r + k ldx] for c < cb, k < kb.
+INLINE void tn_block(size_t rows, int cb, int kb, const double *a, size_t lda,
+                     const double *x, size_t ldx, double *y, size_t ldy) {
+    v8d acc[4][4];
+    for (int c = 0; c < 4; c++)
+        for (int k = 0; k < 4; k++) acc[c][k] = (v8d){0};
+    size_t r = 0;
+    for (; r + 8 <= rows; r += 8) {
+        v8d av[4];
+        for (int c = 0; c < cb; c++) av[c] = LOAD8(a + r + c * lda);
+        for (int k = 0; k < kb; k++) {
+            v8d xv = LOAD8(x + r + k * ldx);
+            for (int c = 0; c < cb; c++) acc[c][k] += av[c] * xv;
+        }
+    }
+    for (int c = 0; c < cb; c++) {
+        for (int k = 0; k < kb; k++) {
+            double s = SUM8(acc[c][k]);
+            for (size_t t = r; t < rows; t++) s += a[t + c * lda] * x[t + k * ldx];
+            y[c + k * ldy] += s;
+        }
+    }
+}
+
+INLINE void tn_body(size_t rows, size_t cols, size_t nrhs, const double *a, size_t lda,
+                    const double *x, size_t ldx, double *y, size_t ldy) {
+    for (size_t r0 = 0; r0 < rows; r0 += TN_CHUNK) {
+        size_t len = rows - r0 < TN_CHUNK ? rows - r0 : TN_CHUNK;
+        const double *ar = a + r0, *xr = x + r0;
+        size_t c = 0;
+        for (; c + 4 <= cols; c += 4) {
+            size_t k = 0;
+            for (; k + 4 <= nrhs; k += 4) tn_block(len, 4, 4, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);
+            for (; k + 2 <= nrhs; k += 2) tn_block(len, 4, 2, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);
+            for (; k < nrhs; k++) tn_block(len, 4, 1, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);
+        }
+        for (; c < cols; c++) {
+            size_t k = 0;
+            for (; k + 4 <= nrhs; k += 4) tn_block(len, 1, 4, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);
+            for (; k < nrhs; k++) tn_block(len, 1, 1, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);
+        }
+    }
+}
+
+// out[r + 8v + i + k ldo] += sum_c a[r + 8v + i + c lda] y[c + k ldy] for the
+// nv (<= 4) vectors of 8 rows from r and k < kb.
+INLINE void nn_block(size_t r, int nv, int kb, size_t cols, const double *a, size_t lda,
+                     const double *y, size_t ldy, double *out, size_t ldo) {
+    v8d acc[4][4];
+    for (int k = 0; k < kb; k++)
+        for (int v = 0; v < nv; v++) acc[v][k] = LOAD8(out + r + 8 * v + k * ldo);
+    for (size_t c = 0; c < cols; c++) {
+        v8d av[4];
+        for (int v = 0; v < nv; v++) av[v] = LOAD8(a + r + 8 * v + c * lda);
+        for (int k = 0; k < kb; k++) {
+            double yk = y[c + k * ldy];
+            for (int v = 0; v < nv; v++) acc[v][k] += av[v] * yk;
+        }
+    }
+    for (int k = 0; k < kb; k++)
+        for (int v = 0; v < nv; v++) STORE8(out + r + 8 * v + k * ldo, acc[v][k]);
+}
+
+#define NN_GROUPS(r, nv)                                                                       \
+    do {                                                                                       \
+        size_t k = 0;                                                                          \
+        for (; k + 4 <= nrhs; k += 4) nn_block(r, nv, 4, cols, a, lda, y + k * ldy, ldy, out + k * ldo, ldo); \
+        for (; k + 2 <= nrhs; k += 2) nn_block(r, nv, 2, cols, a, lda, y + k * ldy, ldy, out + k * ldo, ldo); \
+        for (; k < nrhs; k++) nn_block(r, nv, 1, cols, a, lda, y + k * ldy, ldy, out + k * ldo, ldo);         \
+    } while (0)
+
+INLINE void nn_body(size_t rows, size_t cols, size_t nrhs, const double *a, size_t lda,
+                    const double *y, size_t ldy, double *out, size_t ldo) {
+    size_t r = 0;
+    for (; r + 32 <= rows; r += 32) NN_GROUPS(r, 4);
+    for (; r + 8 <= rows; r += 8) NN_GROUPS(r, 1);
+    for (; r < rows; r++) {
+        for (size_t k = 0; k < nrhs; k++) {
+            double s = out[r + k * ldo];
+            for (size_t c = 0; c < cols; c++) s += a[r + c * lda] * y[c + k * ldy];
+            out[r + k * ldo] = s;
+        }
+    }
+}
+
+// out[c0:n] += sum over c in [c0, c1) of L[c:, c] (L[c:, c]^T X[c:]), by
+// panels J of MUSO_GRAM_PANEL columns: Y_J = L[J:, J]^T X[J:] (triangle in
+// plain loops, the rows below by tn), then out[J:] += L[J:, J] Y_J (nn). The
+// panel is read from memory once; its second use finds it in cache.
+INLINE void gram_body(size_t n, const double *l, size_t ld, size_t c0, size_t c1, size_t nrhs,
+                      const double *x, size_t ldx, double *out, size_t ldo, double *work) {
+    for (size_t j = c0; j < c1; j += MUSO_GRAM_PANEL) {
+        size_t w = c1 - j < MUSO_GRAM_PANEL ? c1 - j : MUSO_GRAM_PANEL;
+        size_t below = n - j - w;
+        const double *ljj = l + j + j * ld, *lbj = ljj + w;
+        double *y = work; // w x nrhs, leading dimension w
+        for (size_t k = 0; k < nrhs; k++) {
+            for (size_t c = 0; c < w; c++) {
+                double s = 0;
+                for (size_t r = c; r < w; r++) s += ljj[r + c * ld] * x[j + r + k * ldx];
+                y[c + k * w] = s;
+            }
+        }
+        tn_body(below, w, nrhs, lbj, ld, x + j + w, ldx, y, w);
+        for (size_t k = 0; k < nrhs; k++) {
+            for (size_t r = 0; r < w; r++) {
+                double s = 0;
+                for (size_t c = 0; c <= r; c++) s += ljj[r + c * ld] * y[c + k * w];
+                out[j + r + k * ldo] += s;
+            }
+        }
+        nn_body(below, w, nrhs, lbj, ld, y, w, out + j + w, ldo);
+    }
+}
+
+#define DEFINE_LEVEL(name, attributes)                                                          \
+    static attributes void name##_tn(size_t rows, size_t cols, size_t nrhs, const double *a,   \
+                                     size_t lda, const double *x, size_t ldx, double *y,        \
+                                     size_t ldy) {                                              \
+        tn_body(rows, cols, nrhs, a, lda, x, ldx, y, ldy);                                      \
+    }                                                                                           \
+    static attributes void name##_nn(size_t rows, size_t cols, size_t nrhs, const double *a,   \
+                                     size_t lda, const double *y, size_t ldy, double *out,      \
+                                     size_t ldo) {                                              \
+        nn_body(rows, cols, nrhs, a, lda, y, ldy, out, ldo);                                    \
+    }                                                                                           \
+    static attributes void name##_gram(size_t n, const double *l, size_t ld, size_t c0,        \
+                                       size_t c1, size_t nrhs, const double *x, size_t ldx,     \
+                                       double *out, size_t ldo, double *work) {                 \
+        gram_body(n, l, ld, c0, c1, nrhs, x, ldx, out, ldo, work);                              \
+    }
+
+DEFINE_LEVEL(baseline, )
+#if defined(__x86_64__)
+DEFINE_LEVEL(avx2, __attribute__((target("avx2,fma"))))
+DEFINE_LEVEL(avx512, __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))))
+#define CALL(level, name, ...)                                                \
+    do {                                                                      \
+        int l_ = muso_effective_level(level);                                 \
+        if (l_ == MUSO_ISA_AVX512) avx512_##name(__VA_ARGS__);                \
+        else if (l_ == MUSO_ISA_AVX2_FMA) avx2_##name(__VA_ARGS__);           \
+        else baseline_##name(__VA_ARGS__);                                    \
+    } while (0)
+#else
+#define CALL(level, name, ...) baseline_##name(__VA_ARGS__)
+#endif
+
+void muso_panel_tn(int level, size_t rows, size_t cols, size_t nrhs, const double *a, size_t lda,
+                   const double *x, size_t ldx, double *y, size_t ldy) {
+    CALL(level, tn, rows, cols, nrhs, a, lda, x, ldx, y, ldy);
+}
+
+void muso_panel_nn(int level, size_t rows, size_t cols, size_t nrhs, const double *a, size_t lda,
+                   const double *y, size_t ldy, double *out, size_t ldo) {
+    CALL(level, nn, rows, cols, nrhs, a, lda, y, ldy, out, ldo);
+}
+
+void muso_lower_gram(int level, size_t n, const double *l, size_t ld, size_t c0, size_t c1,
+                     size_t nrhs, const double *x, size_t ldx, double *out, size_t ldo,
+                     double *work) {
+    CALL(level, gram, n, l, ld, c0, c1, nrhs, x, ldx, out, ldo, work);
+}
