@@ -56,6 +56,31 @@ struct CholeskyTests {
         #expect(try Matrix.relativeDistance(chol.multiply(x), Fixtures.naiveProduct(reduced, x)) < 1e-15 * Double(n))
     }
 
+    @Test("deleting one index with grouped rotations (left block copied on 1-3 cores), at every level, equals refactorising",
+          arguments: [0, 1, 45, 70, 198, 199])
+    func groupedGivensDeletion(j: Int) throws {
+        let n = 200
+        let a = Fixtures.spd(n, seed: 31, shift: 0.2)
+        let original = try Cholesky(factoring: a)
+        let fresh = try Cholesky(factoring: Fixtures.principal(a, keeping: (0..<n).filter { $0 != j }))
+        let cond = try fresh.conditionEstimate()
+        for level in KernelLevel.allCases where level <= .best {
+            for threads in [1, 2, 3] {
+                var c = original
+                try c.deleteOne(j, level: level, threads: threads, leftEntriesPerCore: 16)
+                #expect(c.order == n - 1)
+                #expect(try Matrix.relativeDistance(c.lowerFactor, fresh.lowerFactor) < 1e-15 * cond * Double(n),
+                        "j = \(j), level \(level.name), \(threads) threads")
+                // Outside the reduced order and above the diagonal: zeros.
+                c.storage.withUnsafeBufferPointer { p in
+                    for col in 0..<n { for row in 0..<n where row < col || row >= n - 1 || col >= n - 1 {
+                        #expect(p[row + col * n] == 0, "entry (\(row), \(col))")
+                    } }
+                }
+            }
+        }
+    }
+
     @Test("blocked triangular solves on every core equal dtrsm, forward from a row and backward, at every level",
           arguments: [1, 4, 11])
     func blockedSolves(nrhs: Int) throws {

@@ -55,4 +55,14 @@ void muso_lower_gram(int level, size_t n, const double *l, size_t ld, size_t c0,
                      size_t nrhs, const double *x, size_t ldx, double *out, size_t ldo,
                      double *work);
 
+/// For each row r < rows, the row (src[0][r], ..., src[g][r]) rotated by the
+/// g Givens rotations (c[t], s[t]) of the column pairs (t, t + 1), t = 0 ..
+/// g - 1 in order, written to (dst[0][r], ..., dst[g][r]):
+/// (x_t, x_{t+1}) <- (c_t x_t + s_t x_{t+1}, c_t x_{t+1} - s_t x_t).
+/// dst[t] may equal src[t] or src[t] - 1 (the column shifted up by one row
+/// in the same pass); no other overlap. ~4 g rows flops, each column read
+/// and written once (see givens.c).
+void muso_givens_rows(int level, size_t rows, size_t g, double *const *dst, const double *const *src,
+                      const double *c, const double *s);
+
 #endif
