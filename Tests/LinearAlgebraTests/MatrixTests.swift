@@ -26,6 +26,24 @@ struct MatrixTests {
         #expect(try Matrix.relativeDistance(Matrix.product(a, x.transposed, transposingSecond: true), Fixtures.naiveProduct(a, x)) < 1e-14)
     }
 
+    @Test("A^T B for a large A through the panel kernel matches a triple loop at every level and core count",
+          arguments: [1, 3, 10, 16])
+    func panelTransposedProduct(columns: Int) throws {
+        // 301 rows (not a multiple of 8: the kernel's scalar tail), 1001 columns.
+        let a = Fixtures.gaussian(301, 1001, seed: 41)
+        let b = Fixtures.gaussian(301, columns, seed: 42)
+        let reference = Fixtures.naiveProduct(a.transposed, b)
+        #expect(a.rows * a.columns >= Matrix.panelMinimumEntries)
+        #expect(try Matrix.relativeDistance(Matrix.product(a, b, transposingFirst: true), reference) < 1e-14)
+        for level in KernelLevel.allCases where level <= .best {
+            for threads in [1, 2, 3] {
+                var c = Matrix(rows: 1001, columns: columns)
+                Matrix.panelTransposedProduct(a, b, into: &c, level: level, threads: threads)
+                #expect(try Matrix.relativeDistance(c, reference) < 1e-14, "level \(level.name), \(threads) threads")
+            }
+        }
+    }
+
     @Test("dsyrk Gram accumulation equals A A^T and A^T A")
     func gramMatchesProduct() throws {
         let a = Fixtures.gaussian(6, 11, seed: 4)
