@@ -38,6 +38,16 @@ enum KernelThreads {
     /// The cores the memory-bound kernels split their work over.
     static let count = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
+    /// Runs `body` on `parts` contiguous ranges of 0..<count of equal length
+    /// (the last may be shorter; empty ones are skipped), concurrently.
+    static func forEachPart(of count: Int, parts: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        let parts = max(1, parts), size = (count + parts - 1) / parts
+        DispatchQueue.concurrentPerform(iterations: parts) { t in
+            let lo = min(count, t * size), hi = min(count, lo + size)
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+
     /// Splits the columns 0..<n of a lower triangle into `parts` contiguous
     /// ranges holding about the same number of entries (column c holds
     /// n - c): boundary t sits at n (1 - sqrt(1 - t / parts)).
@@ -82,16 +92,11 @@ enum BlockedTriangularSolve {
                 try dtrsm(transL: false, m: w, n: nrhs, l: l + j + j * ld, ldl: ld, b: x + j, ldb: ldx)
                 if below > 0 {
                     for k in 0..<nrhs { for i in 0..<w { panel[i + k * w] = -x[j + i + k * ldx] } }
-                    let parts = max(1, min(threads, below / 1024))
-                    let size = (below + parts - 1) / parts
                     panel.withUnsafeBufferPointer { py in
                         let y = KernelConstPointer(base: py.baseAddress!), j = j
-                        DispatchQueue.concurrentPerform(iterations: parts) { t in
-                            let r0 = t * size, rows = min(below, r0 + size) - r0
-                            if rows > 0 {
-                                muso_panel_nn(lvl, rows, w, nrhs, lp.base + (j + w + r0) + j * ld, ld,
-                                              y.base, w, xp.base + j + w + r0, ldx)
-                            }
+                        KernelThreads.forEachPart(of: below, parts: min(threads, below / 1024)) { r in
+                            muso_panel_nn(lvl, r.count, w, nrhs, lp.base + (j + w + r.lowerBound) + j * ld, ld,
+                                          y.base, w, xp.base + j + w + r.lowerBound, ldx)
                         }
                     }
                 }
@@ -103,16 +108,11 @@ enum BlockedTriangularSolve {
                 let j = max(0, end - b), w = end - j, below = n - end
                 if below > 0 {
                     for i in 0..<(w * nrhs) { panel[i] = 0 }
-                    let parts = max(1, min(threads, w / 16))
-                    let size = (w + parts - 1) / parts
                     panel.withUnsafeMutableBufferPointer { py in
                         let y = KernelPointer(base: py.baseAddress!), end = end
-                        DispatchQueue.concurrentPerform(iterations: parts) { t in
-                            let c0 = t * size, cols = min(w, c0 + size) - c0
-                            if cols > 0 {
-                                muso_panel_tn(lvl, below, cols, nrhs, lp.base + end + (j + c0) * ld, ld,
-                                              xp.base + end, ldx, y.base + c0, w)
-                            }
+                        KernelThreads.forEachPart(of: w, parts: min(threads, w / 16)) { c in
+                            muso_panel_tn(lvl, below, c.count, nrhs, lp.base + end + (j + c.lowerBound) * ld, ld,
+                                          xp.base + end, ldx, y.base + c.lowerBound, w)
                         }
                     }
                     for k in 0..<nrhs { for i in 0..<w { x[j + i + k * ldx] -= panel[i + k * w] } }

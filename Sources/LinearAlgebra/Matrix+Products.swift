@@ -1,6 +1,5 @@
 // Products and norms of `Matrix`: BLAS, and for A^T B with a large A and a
 // few columns of B the vectorised panel kernel of `_CKernels`.
-import Dispatch
 import _CKernels
 
 extension Matrix {
@@ -65,16 +64,14 @@ extension Matrix {
     static func panelTransposedProduct(_ a: Matrix, _ b: Matrix, into c: inout Matrix,
                                        level: KernelLevel?, threads: Int) {
         let rows = a.rows, cols = a.columns, nrhs = b.columns, lvl = level?.rawValue ?? -1
-        let parts = max(1, min(threads, cols / 64))
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
                 c.withUnsafeMutableBufferPointer { pc in
                     let ap = KernelConstPointer(base: pa.baseAddress!), bp = KernelConstPointer(base: pb.baseAddress!)
                     let cp = KernelPointer(base: pc.baseAddress!)
-                    DispatchQueue.concurrentPerform(iterations: parts) { t in
-                        let c0 = t * cols / parts, c1 = (t + 1) * cols / parts
-                        muso_panel_tn(lvl, rows, c1 - c0, nrhs, ap.base + c0 * rows, rows, bp.base, rows,
-                                      cp.base + c0, cols)
+                    KernelThreads.forEachPart(of: cols, parts: min(threads, cols / 64)) { r in
+                        muso_panel_tn(lvl, rows, r.count, nrhs, ap.base + r.lowerBound * rows, rows, bp.base, rows,
+                                      cp.base + r.lowerBound, cols)
                     }
                 }
             }
