@@ -4,7 +4,8 @@ import _CKernels
 
 extension Matrix {
     /// The product op(A) op(B), where op transposes when asked (`dgemm`;
-    /// `dgemv` when the result is a single column).
+    /// `dgemv` when the result is a single column; A^T B with a large A and
+    /// at most `panelColumns` columns of B by `panelTransposedProduct`).
     ///
     /// - Throws: `dimensionMismatch` naming both shapes when the inner
     ///   dimensions differ; `indexOverflow` past 32-bit sizes.

@@ -85,8 +85,9 @@ extension MinNormModel {
             if updateParameters, let cached = cachedParameters {
                 // theta' = theta + Phi^T Delta A with Delta A = -G_F Z of rank
                 // k: when k < C the one pass over Phi carries the k columns of
-                // G_F instead of the C of Delta A (k = 1: a dgemv, which here
-                // streams Phi about 3x faster than a dgemm with 10 columns).
+                // G_F instead of the C of Delta A (the panel kernel of
+                // `Matrix.product`: fewer flops per byte of Phi; for k >= C
+                // the same kernel carries the C columns of Delta A).
                 if f.count < a.columns {
                     var step = cached
                     try step.addProduct(features.applyTransposed(rows: rows, to: gF), z, alpha: -1, beta: 1)
