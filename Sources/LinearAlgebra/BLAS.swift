@@ -67,14 +67,6 @@ func dtrmm(transL: Bool, m: Int, n: Int, l: UnsafePointer<Double>?, ldl: Int,
                 m32, n32, 1, l, la, b, lb)
 }
 
-/// Applies the plane rotation [c s; -s c] to the pairs (x_i, y_i), unit
-/// strides (`cblas_drot`): x' = c x + s y, y' = c y - s x.
-func drot(n: Int, x: UnsafeMutablePointer<Double>, y: UnsafeMutablePointer<Double>, c: Double, s: Double) throws(LinearAlgebraError) {
-    let n32 = try blasInt(n, "drot")
-    if n <= 0 { return }
-    cblas_drot(n32, x, 1, y, 1, c, s)
-}
-
 /// The Euclidean norm of `n` contiguous entries, without overflow (`cblas_dnrm2`).
 func dnrm2(n: Int, x: UnsafePointer<Double>?) -> Double {
     guard n > 0, let n32 = Int32(exactly: n) else {

@@ -25,23 +25,27 @@ public enum KernelLevel: Int32, CaseIterable, Comparable, Sendable {
 }
 
 /// Pointers that cross into `concurrentPerform` bodies; each body writes a
-/// disjoint part (or its own buffer).
-struct KernelPointer: @unchecked Sendable {
-    let base: UnsafeMutablePointer<Double>
+/// disjoint part (or its own buffer). Shared with the other modules of the
+/// package (`package` access), which split elementwise work the same way.
+package struct KernelPointer: @unchecked Sendable {
+    package let base: UnsafeMutablePointer<Double>
+    package init(base: UnsafeMutablePointer<Double>) { self.base = base }
 }
 
-struct KernelConstPointer: @unchecked Sendable {
-    let base: UnsafePointer<Double>
+package struct KernelConstPointer: @unchecked Sendable {
+    package let base: UnsafePointer<Double>
+    package init(base: UnsafePointer<Double>) { self.base = base }
 }
 
-enum KernelThreads {
+package enum KernelThreads {
     /// The cores the memory-bound kernels split their work over.
-    static let count = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    package static let count = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     /// Runs `body` on `parts` contiguous ranges of 0..<count of equal length
     /// (the last may be shorter; empty ones are skipped), concurrently.
-    static func forEachPart(of count: Int, parts: Int, _ body: @Sendable (Range<Int>) -> Void) {
+    package static func forEachPart(of count: Int, parts: Int, _ body: @Sendable (Range<Int>) -> Void) {
         let parts = max(1, parts), size = (count + parts - 1) / parts
+        if parts == 1 { if count > 0 { body(0..<count) }; return }
         DispatchQueue.concurrentPerform(iterations: parts) { t in
             let lo = min(count, t * size), hi = min(count, lo + size)
             if lo < hi { body(lo..<hi) }

@@ -64,9 +64,9 @@ public struct RandomFourierFeatures: FeatureMap {
         // [jlo, jhi) cover `columns`.
         let projection = try Matrix.product(inputs, frequencies.selectingColumns(jlo..<jhi))
         return Matrix(rows: n, columns: columns.count) { out in
-            let dst = SharedPointer(base: out.baseAddress!)
+            let dst = KernelPointer(base: out.baseAddress!)
             projection.withUnsafeBufferPointer { pp in
-                let src = SharedConstPointer(base: pp.baseAddress!)
+                let src = KernelConstPointer(base: pp.baseAddress!)
                 parallelChunks(jhi - jlo, minimumChunk: max(1, 8192 / max(n, 1))) { range in
                     for local in range {
                         let f = jlo + local
@@ -92,10 +92,10 @@ public struct RandomFourierFeatures: FeatureMap {
         let w = try frequencies.selectingColumns(range)
         return try Matrix(rows: n, columns: 2 * f) { out in
             try Matrix.multiply(inputs, w, into: out.baseAddress! + f * n, leadingDimension: n)
-            let base = SharedPointer(base: out.baseAddress!)
+            let base = KernelPointer(base: out.baseAddress!)
             // Long row ranges (one per core when n allows): each column segment
             // is then a long contiguous run.
-            parallelChunks(n, minimumChunk: max(512, n / max(1, ProcessInfo.processInfo.activeProcessorCount))) { rows in
+            parallelChunks(n, minimumChunk: max(512, n / KernelThreads.count)) { rows in
                 for l in 0..<f {
                     let column = base.base + rows.lowerBound
                     scaledSinCos(column + (f + l) * n, count: rows.count, scale: scale,
@@ -156,7 +156,7 @@ public struct RandomReLUFeatures: FeatureMap {
         let factor = (2 / Double(featureCount)).squareRoot()
         let b = Array(biases[columns])
         out.withUnsafeMutableBufferPointer { po in
-            let dst = SharedPointer(base: po.baseAddress!)
+            let dst = KernelPointer(base: po.baseAddress!)
             parallelChunks(columns.count, minimumChunk: max(1, 16384 / max(n, 1))) { range in
                 for c in range {
                     let d = dst.base + c * n, bc = b[c]
