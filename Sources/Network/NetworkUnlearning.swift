@@ -76,6 +76,20 @@ public struct MUSONetwork: Sendable {
     /// network's confidence on a sample retraining never saw), so it is left
     /// out. False (the paper): every forgotten sample, relabeled.
     public var changedLabelsOnly = false
+    /// The network whose last-layer features the relabel step fits its head
+    /// on and labels the forgotten samples with; nil (DESIGN.md): the current
+    /// network, re-extracted each round. A trained network's features have
+    /// memorised its training samples: a head fitted on the retained samples
+    /// alone still labels the forgotten ones about as accurately as the
+    /// network does (on random forgetting, above its accuracy on unseen
+    /// data), where the retrained network would label them as unseen data.
+    /// An early checkpoint of the original training (same initialisation,
+    /// same W0; `MLP.train(checkpoint:)`) has features that already separate
+    /// the classes but have memorised little, so a head fitted on its
+    /// retained features labels the forgotten samples about as it labels
+    /// unseen ones. The subset S is still redrawn and the ridge still follows
+    /// the schedule each round; the features no longer drift between rounds.
+    public var relabelNetwork: MLP? = nil
     public var seed: UInt64
 
     public init(rounds: Int = 2, subsampleRatio: Double = 0.5, ridge: Double = 1e-6, ridgeMax: Double = 1e-2,
@@ -95,20 +109,25 @@ public struct MUSONetwork: Sendable {
         return ridge + (ridgeMax - ridge) * (1 - cos(Double.pi * t)) / 2
     }
 
-    /// The MUSO labels of the forgotten samples under the current network.
+    /// The MUSO labels of the forgotten samples, from the features of
+    /// `relabelNetwork` if set, else of `net` (the current network).
     public func relabel(_ net: MLP, initialHead: Matrix, retainInputs: Matrix, retainLabels: [Int]? = nil,
                         forgetInputs: Matrix, ridge eps: Double, generator g: inout SeededGenerator) throws -> [Int] {
         var order = Array(0..<retainInputs.rows)
         order.shuffle(using: &g)
-        let p = net.head.rows  // last hidden width + 1 (bias)
+        let source = relabelNetwork ?? net
+        guard source.widths == net.widths else {
+            throw UnlearningError.shapeMismatch("the relabel network has widths \(source.widths), the network \(net.widths)")
+        }
+        let p = source.head.rows  // last hidden width + 1 (bias)
         let count = min(order.count, max(1, Int((subsampleRatio * Double(p)).rounded())))
         let subset = Array(order.prefix(count)).sorted()
-        let zS = try net.headFeatures(retainInputs.selectingRows(subset))
-        let zF = try net.headFeatures(forgetInputs)
+        let zS = try source.headFeatures(retainInputs.selectingRows(subset))
+        let zF = try source.headFeatures(forgetInputs)
         let thetaR: Matrix
         switch target {
         case .currentHead:
-            thetaR = try HeadProjection.retrainedHead(initial: initialHead, current: net.head, features: zS, ridge: eps)
+            thetaR = try HeadProjection.retrainedHead(initial: initialHead, current: source.head, features: zS, ridge: eps)
         case .retainedLabels:
             guard let retainLabels, retainLabels.count == retainInputs.rows else {
                 throw UnlearningError.invalidArgument("relabeling from the retained labels needs one label per retained sample")

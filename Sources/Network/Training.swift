@@ -27,12 +27,17 @@ extension MLP {
     /// Trains on (X, y) for `configuration.epochs` epochs of shuffled
     /// mini-batches. `sampleWeights` scale each sample's loss (-1 ascends it:
     /// gradient ascent); `mask` freezes the weights where it is 0 (SalUn).
+    /// `progress` receives each finished epoch (1-based) and its mean loss;
+    /// `checkpoint` receives each finished epoch and a copy of the network
+    /// at that point (e.g. to keep an early checkpoint for MUSO's relabel
+    /// step, `MUSONetwork.relabelNetwork`).
     /// - Returns: the mean loss of each epoch.
     /// - Complexity: per epoch 6 N sum_l n_{l-1} n_l flops (forward, backward).
     @discardableResult
     public mutating func train(inputs x: Matrix, labels: [Int], configuration c: TrainingConfiguration,
                                sampleWeights: [Double]? = nil, mask: [Matrix]? = nil,
-                               progress: ((Int, Double) -> Void)? = nil) throws -> [Double] {
+                               progress: ((Int, Double) -> Void)? = nil,
+                               checkpoint: ((Int, MLP) -> Void)? = nil) throws -> [Double] {
         guard x.rows == labels.count else { throw UnlearningError.shapeMismatch("\(x.rows) samples, \(labels.count) labels") }
         guard c.epochs >= 0, c.batchSize >= 1, c.learningRate > 0 else {
             throw UnlearningError.invalidArgument("epochs >= 0, batch size >= 1 and learning rate > 0 are required")
@@ -70,6 +75,7 @@ extension MLP {
             guard mean.isFinite else { throw UnlearningError.invalidArgument("training diverged at epoch \(epoch + 1) (learning rate \(c.learningRate) too large)") }
             history.append(mean)
             progress?(epoch + 1, mean)
+            checkpoint?(epoch + 1, self)
         }
         return history
     }

@@ -12,6 +12,8 @@ enum NetworkScenario: String, CaseIterable {
 /// One method's figures for one seed and scenario.
 struct NetworkRun {
     var testAccuracy = 0.0, forgetAccuracy = 0.0, retainAccuracy = 0.0, mia = 0.0, efficacy = 0.0, seconds = 0.0
+    /// Avg.Gap to Retrain on the validation split (the selection criterion).
+    var validationGap = 0.0
     var chosen = ""
 
     func gap(to r: NetworkRun, withRetain: Bool) -> Double {
@@ -36,12 +38,16 @@ struct NetworkExperiment: ParsableCommand {
         fine-tuning on retained + relabeled data), in two variants: MUSO fits that head to the \
         current head's outputs (DESIGN.md: W0 + Pi_S (Wp - W0)), MUSO-L to the subset's one-hot \
         labels; MUSO-LC (only with --methods) is MUSO-L fine-tuning on the forgotten samples \
-        whose label changed only. Every method but Retrain and Original picks its \
+        whose label changed only; MUSO-LE (only with --methods) is MUSO-LC with the relabel head \
+        fitted on the features of an early checkpoint of the original training (--checkpoint-epoch) \
+        instead of the current network's. Every method but Retrain and Original picks its \
         learning rate and epochs (rounds, for MUSO) from the same grid, by the smallest Avg.Gap to \
         Retrain on the validation split (validation accuracy in place of test accuracy; validation \
         samples as the attack's non-members); the chosen values are printed. Avg.Gap: mean absolute \
         difference to Retrain over test accuracy, forget accuracy and MIA (and, in the last column, \
-        also retain accuracy). Mean and spread over the seeds.
+        also retain accuracy). MIA: the share of forgotten samples the entropy attack calls \
+        members; MIA-eff = 1 - MIA (SalUn's convention). val gap: the chosen configuration's \
+        Avg.Gap on the validation split. Mean and spread over the seeds.
         """
     )
 
@@ -73,7 +79,9 @@ struct NetworkExperiment: ParsableCommand {
     var ridge = 1e-6
     @Option(help: "MUSO: ridge of the last relabel step (the cosine ramp ends here).")
     var ridgeMax = 1e-2
-    @Option(help: "Unlearning methods to run, comma-separated, from FT, GA, RL, SalUn, MUSO, MUSO-L, MUSO-LC (Retrain and Original always run: they are the reference).")
+    @Option(help: "MUSO-LE: the epoch of the original training whose network the relabel head is fitted on (kept as a checkpoint while training).")
+    var checkpointEpoch = 2
+    @Option(help: "Unlearning methods to run, comma-separated, from FT, GA, RL, SalUn, MUSO, MUSO-L, MUSO-LC, MUSO-LE (Retrain and Original always run: they are the reference).")
     var methods = "FT,GA,RL,SalUn,MUSO,MUSO-L"
     @Option(help: "The class forgotten in the class scenario.")
     var forgetClass = 0
@@ -85,7 +93,7 @@ struct NetworkExperiment: ParsableCommand {
     var csv: String?
     @OptionGroup var common: CommonOptions
 
-    static let allMethods = ["Retrain", "Original", "FT", "GA", "RL", "SalUn", "MUSO", "MUSO-L", "MUSO-LC"]
+    static let allMethods = ["Retrain", "Original", "FT", "GA", "RL", "SalUn", "MUSO", "MUSO-L", "MUSO-LC", "MUSO-LE"]
 
     func validate() throws {
         for s in scenarios.split(separator: ",") where NetworkScenario(rawValue: String(s)) == nil {
@@ -100,6 +108,7 @@ struct NetworkExperiment: ParsableCommand {
         guard gridRates.split(separator: ",").allSatisfy({ (Double($0) ?? 0) > 0 }), gridEpochs.split(separator: ",").allSatisfy({ (Int($0) ?? 0) >= 1 }) else {
             throw ValidationError("--grid-rates takes positive numbers and --grid-epochs positive integers")
         }
+        guard (1...epochs).contains(checkpointEpoch) else { throw ValidationError("--checkpoint-epoch must be between 1 and --epochs (\(epochs))") }
         guard seeds >= 1, epochs >= 1, batchSize >= 1, subsample > 0, subsample.isFinite, subsampleLabels > 0, subsampleLabels.isFinite, (0...9).contains(forgetClass) else {
             throw ValidationError("check --seeds, --epochs, --batch-size (>= 1), --subsample, --subsample-labels (> 0) and --forget-class (0-9)")
         }
@@ -128,8 +137,12 @@ struct NetworkExperiment: ParsableCommand {
             let baseConfig = TrainingConfiguration(epochs: epochs, batchSize: batchSize, optimizer: .adam, learningRate: learningRate, seed: s &+ 13)
             Progress.report("seed \(seed + 1): training the original network (\(epochs) epochs on \(train.count) samples)")
             var original = initial
-            let (_, originalSeconds) = try timed { try original.train(inputs: train.inputs, labels: train.labels, configuration: baseConfig) { e, l in
-                Progress.report("  epoch \(e): loss \(String(format: "%.4f", l))") } }
+            var early = initial
+            let (_, originalSeconds) = try timed {
+                try original.train(inputs: train.inputs, labels: train.labels, configuration: baseConfig,
+                                   progress: { e, l in Progress.report("  epoch \(e): loss \(String(format: "%.4f", l))") },
+                                   checkpoint: { e, net in if e == checkpointEpoch { early = net } })
+            }
             let perEpoch = originalSeconds / Double(epochs)
             if !common.json && seed == 0 {
                 print(String(format: "MLP %@: original model %.1f s (%.2f s per epoch on %d samples), test accuracy %.4f",
@@ -168,7 +181,8 @@ struct NetworkExperiment: ParsableCommand {
                 let retrainVal = try measure(retrained, nonMembers: val)
                 var runs: [String: NetworkRun] = [:]
                 var r = try measure(retrained, nonMembers: test); r.seconds = retrainSeconds; runs["Retrain"] = r
-                r = try measure(original, nonMembers: test); r.seconds = 0; runs["Original"] = r
+                r = try measure(original, nonMembers: test); r.seconds = 0
+                r.validationGap = try measure(original, nonMembers: val).gap(to: retrainVal, withRetain: false); runs["Original"] = r
                 let w0 = initial.head
                 for method in chosenMethods {
                     var best: (gap: Double, net: MLP, seconds: Double, label: String)?
@@ -188,7 +202,8 @@ struct NetworkExperiment: ParsableCommand {
                                     one.epochs = 1
                                     var muso = MUSONetwork(rounds: e, subsampleRatio: method == "MUSO" ? subsample : subsampleLabels, ridge: ridge, ridgeMax: ridgeMax, fineTune: one, seed: s &+ 23)
                                     muso.target = method == "MUSO" ? .currentHead : .retainedLabels
-                                    muso.changedLabelsOnly = method == "MUSO-LC"
+                                    muso.changedLabelsOnly = method == "MUSO-LC" || method == "MUSO-LE"
+                                    if method == "MUSO-LE" { muso.relabelNetwork = early }
                                     try muso.unlearn(&net, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF)
                                 }
                             }
@@ -201,18 +216,19 @@ struct NetworkExperiment: ParsableCommand {
                     var chosen = try measure(best!.net, nonMembers: test)
                     chosen.seconds = best!.seconds
                     chosen.chosen = best!.label
+                    chosen.validationGap = best!.gap
                     runs[method] = chosen
                 }
                 for (k, v) in runs { results[scenario.rawValue, default: [:]][k, default: []].append(v) }
             }
         }
-        var csvLines = ["scenario,method,test_acc,test_sd,forget_acc,forget_sd,retain_acc,retain_sd,mia,mia_sd,avg_gap,avg_gap_sd,avg_gap_with_retain,avg_gap_with_retain_sd,seconds,seconds_sd,chosen"]
+        var csvLines = ["scenario,method,test_acc,test_sd,forget_acc,forget_sd,retain_acc,retain_sd,mia,mia_sd,mia_efficacy,mia_efficacy_sd,avg_gap,avg_gap_sd,avg_gap_with_retain,avg_gap_with_retain_sd,validation_gap,validation_gap_sd,seconds,seconds_sd,chosen"]
         var report: [[String: Any]] = []
         for scenario in chosenScenarios {
             guard let byMethod = results[scenario.rawValue], let retrain = byMethod["Retrain"] else { continue }
             if !common.json {
                 print("\n\(scenario.rawValue) (k = \(forgetCounts[scenario.rawValue] ?? 0)), mean±sd over \(seeds) seed(s)")
-                print("method    test acc        forget acc      retain acc      MIA             Avg.Gap         Avg.Gap(+ret)   time (s)        chosen (seed 1)")
+                print("method    test acc        forget acc      retain acc      MIA             MIA-eff         Avg.Gap         Avg.Gap(+ret)   val gap         time (s)        chosen (seed 1)")
             }
             var rows: [[String: Any]] = []
             for method in Self.allMethods {
@@ -221,8 +237,9 @@ struct NetworkExperiment: ParsableCommand {
                     let v = runs.enumerated().map { f($0.offset, $0.element) }
                     return meanAndSpread(v)
                 }
-                let cols = [stat { $1.testAccuracy }, stat { $1.forgetAccuracy }, stat { $1.retainAccuracy }, stat { $1.mia },
-                            stat { $1.gap(to: retrain[$0], withRetain: false) }, stat { $1.gap(to: retrain[$0], withRetain: true) }, stat { $1.seconds }]
+                let cols = [stat { $1.testAccuracy }, stat { $1.forgetAccuracy }, stat { $1.retainAccuracy }, stat { $1.mia }, stat { $1.efficacy },
+                            stat { $1.gap(to: retrain[$0], withRetain: false) }, stat { $1.gap(to: retrain[$0], withRetain: true) },
+                            stat { $1.validationGap }, stat { $1.seconds }]
                 if !common.json {
                     print(method.padding(toLength: 9, withPad: " ", startingAt: 0) + " "
                           + cols.map { "\(format($0.0, "%.4f"))±\(format($0.1, "%.4f"))".padding(toLength: 15, withPad: " ", startingAt: 0) }.joined(separator: " ")
@@ -231,12 +248,13 @@ struct NetworkExperiment: ParsableCommand {
                 csvLines.append(([scenario.rawValue, method] + cols.flatMap { [String($0.0), String($0.1)] } + ["\"\(runs.first?.chosen ?? "")\""]).joined(separator: ","))
                 rows.append(["method": method, "test_accuracy": [cols[0].0, cols[0].1], "forget_accuracy": [cols[1].0, cols[1].1],
                              "retain_accuracy": [cols[2].0, cols[2].1], "mia_member_share": [cols[3].0, cols[3].1],
-                             "avg_gap": [cols[4].0, cols[4].1], "avg_gap_with_retain": [cols[5].0, cols[5].1],
-                             "seconds": [cols[6].0, cols[6].1], "chosen": runs.map(\.chosen)])
+                             "mia_efficacy": [cols[4].0, cols[4].1], "avg_gap": [cols[5].0, cols[5].1],
+                             "avg_gap_with_retain": [cols[6].0, cols[6].1], "validation_gap": [cols[7].0, cols[7].1],
+                             "seconds": [cols[8].0, cols[8].1], "chosen": runs.map(\.chosen)])
             }
             report.append(["scenario": scenario.rawValue, "forgotten": forgetCounts[scenario.rawValue] ?? 0, "methods": rows])
         }
         if let csv { try AtomicFile.write(Array((csvLines.joined(separator: "\n") + "\n").utf8), to: csv) }
-        if common.json { try printJSON(["widths": widths, "epochs": epochs, "seeds": seeds, "scenarios": report]) }
+        if common.json { try printJSON(["widths": widths, "epochs": epochs, "seeds": seeds, "checkpoint_epoch": checkpointEpoch, "scenarios": report]) }
     }
 }

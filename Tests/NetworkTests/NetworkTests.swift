@@ -166,6 +166,55 @@ struct HeadTests {
         }
     }
 
+    @Test("an early checkpoint is the network trained for fewer epochs, and relabeling from it uses its features (gelsd oracle)")
+    func relabelFromCheckpoint() throws {
+        var g = SeededGenerator(seed: 50)
+        let x = Matrix(rows: 150, columns: 14) { _, _ in g.nextNormal() }
+        let labels = (0..<150).map { _ in Int(g.next() % 3) }
+        let initial = try MLP(widths: [14, 40, 3], seed: 51)
+        let config = TrainingConfiguration(epochs: 12, batchSize: 15, optimizer: .adam, learningRate: 0.01, seed: 52)
+        var trained = initial, early: MLP? = nil, seen: [Int] = []
+        try trained.train(inputs: x, labels: labels, configuration: config, checkpoint: { e, net in
+            seen.append(e)
+            if e == 3 { early = net }
+        })
+        #expect(seen == Array(1...12))
+        // Independent route: a separate run of 3 epochs (same seed: the same shuffles and Adam steps).
+        var three = initial
+        var short = config
+        short.epochs = 3
+        try three.train(inputs: x, labels: labels, configuration: short)
+        let checkpoint = try #require(early)
+        #expect(checkpoint.weights == three.weights && checkpoint.biases == three.biases)
+        #expect(checkpoint.weights != trained.weights)
+
+        let xF = try x.selectingRows(Array(0..<20)), xR = try x.selectingRows(Array(20..<150))
+        let yR = Array(labels[20...]), w0 = initial.head
+        // p = 41; |S| = round(0.5 * 41) = 21 < p: Z_S^+ by gelsd on the checkpoint's features.
+        var muso = MUSONetwork(rounds: 1, subsampleRatio: 0.5, ridge: 0, fineTune: TrainingConfiguration(epochs: 1), seed: 3)
+        muso.target = .retainedLabels
+        muso.relabelNetwork = checkpoint
+        var g1 = SeededGenerator(seed: 7), g2 = SeededGenerator(seed: 7)
+        let got = try muso.relabel(trained, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF, ridge: 0, generator: &g1)
+        var order = Array(0..<130)
+        order.shuffle(using: &g2)
+        let subset = Array(order.prefix(21)).sorted()
+        func oracle(_ net: MLP) throws -> [Int] {
+            let zS = try net.headFeatures(xR.selectingRows(subset))
+            let y = Matrix(rows: subset.count, columns: 3) { r, c in yR[subset[r]] == c ? 1 : 0 }
+            let step = try Matrix.minimumNormSolution(zS, y - Matrix.product(zS, w0)).solution
+            return SoftmaxCrossEntropy.predictions(try Matrix.product(net.headFeatures(xF), w0 + step))
+        }
+        #expect(got == (try oracle(checkpoint)))
+        // The current network's features give other labels, so the check tells the sources apart.
+        #expect(try oracle(trained) != (try oracle(checkpoint)))
+        // A relabel network of another shape is refused.
+        muso.relabelNetwork = try MLP(widths: [14, 30, 3], seed: 1)
+        #expect(throws: (any Error).self) {
+            try muso.relabel(trained, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF, ridge: 0, generator: &g1)
+        }
+    }
+
     @Test("the retained-labels head with more samples than features is the ridge regression (gelsd on the augmented system)")
     func relabelFromLabelsOverdetermined() throws {
         let toy = try ToyProblem(samples: 200, inputs: 12, hidden: 16, classes: 4, forget: 20,
