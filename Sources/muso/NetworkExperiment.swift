@@ -35,16 +35,16 @@ struct NetworkExperiment: ParsableCommand {
         relabeling (RL, Amnesiac), SalUn (RL on the half of each layer's weights with the largest \
         forget-loss gradient), and MUSO (rounds of: relabel the forget set with the head that \
         retraining the head on a random subset of the retained data would give, then one epoch of \
-        fine-tuning on retained + relabeled data), in two variants: MUSO fits that head to the \
+        fine-tuning on retained + relabeled data), in four variants: MUSO fits that head to the \
         current head's outputs (DESIGN.md: W0 + Pi_S (Wp - W0)), MUSO-L to the subset's one-hot \
-        labels; MUSO-LC (only with --methods) is MUSO-L fine-tuning on the forgotten samples \
-        whose label changed only; MUSO-LE (only with --methods) is MUSO-LC with the relabel head \
+        labels; MUSO-LC is MUSO-L fine-tuning on the forgotten samples \
+        whose label changed only; MUSO-LE is MUSO-LC with the relabel head \
         fitted on the features of an early checkpoint of the original training (--checkpoint-epoch) \
         instead of the current network's. Every method but Retrain and Original picks its \
         learning rate and epochs (rounds, for MUSO) from the same grid, by the smallest Avg.Gap to \
         Retrain on the validation split (validation accuracy in place of test accuracy; validation \
         samples as the attack's non-members); the chosen values are printed. Avg.Gap: mean absolute \
-        difference to Retrain over test accuracy, forget accuracy and MIA (and, in the last column, \
+        difference to Retrain over test accuracy, forget accuracy and MIA (and, in the Avg.Gap(+ret) column, \
         also retain accuracy). MIA: the share of forgotten samples the entropy attack calls \
         members; MIA-eff = 1 - MIA (SalUn's convention). val gap: the chosen configuration's \
         Avg.Gap on the validation split. Mean and spread over the seeds.
@@ -82,7 +82,7 @@ struct NetworkExperiment: ParsableCommand {
     @Option(help: "MUSO-LE: the epoch of the original training whose network the relabel head is fitted on (kept as a checkpoint while training).")
     var checkpointEpoch = 2
     @Option(help: "Unlearning methods to run, comma-separated, from FT, GA, RL, SalUn, MUSO, MUSO-L, MUSO-LC, MUSO-LE (Retrain and Original always run: they are the reference).")
-    var methods = "FT,GA,RL,SalUn,MUSO,MUSO-L"
+    var methods = "FT,GA,RL,SalUn,MUSO,MUSO-L,MUSO-LC,MUSO-LE"
     @Option(help: "The class forgotten in the class scenario.")
     var forgetClass = 0
     @Option(help: "Seeds.")
