@@ -87,6 +87,8 @@ struct NetworkExperiment: ParsableCommand {
     var forgetClass = 0
     @Option(help: "Seeds.")
     var seeds = 3
+    @Option(help: "The first seed (seeds first-seed ..< first-seed + seeds; 0 is the README's table), for a confirmation run on fresh seeds.")
+    var firstSeed = 0
     @Option(help: "Directory of the Fashion-MNIST IDX files.")
     var fashionDir = FashionMNIST.defaultDirectory
     @Option(help: "Also write the table as CSV to this file.")
@@ -109,8 +111,8 @@ struct NetworkExperiment: ParsableCommand {
             throw ValidationError("--grid-rates takes positive numbers and --grid-epochs positive integers")
         }
         guard (1...epochs).contains(checkpointEpoch) else { throw ValidationError("--checkpoint-epoch must be between 1 and --epochs (\(epochs))") }
-        guard seeds >= 1, epochs >= 1, batchSize >= 1, subsample > 0, subsample.isFinite, subsampleLabels > 0, subsampleLabels.isFinite, (0...9).contains(forgetClass) else {
-            throw ValidationError("check --seeds, --epochs, --batch-size (>= 1), --subsample, --subsample-labels (> 0) and --forget-class (0-9)")
+        guard seeds >= 1, firstSeed >= 0, epochs >= 1, batchSize >= 1, subsample > 0, subsample.isFinite, subsampleLabels > 0, subsampleLabels.isFinite, (0...9).contains(forgetClass) else {
+            throw ValidationError("check --seeds (>= 1), --first-seed (>= 0), --epochs, --batch-size (>= 1), --subsample, --subsample-labels (> 0) and --forget-class (0-9)")
         }
     }
 
@@ -123,7 +125,7 @@ struct NetworkExperiment: ParsableCommand {
         let chosenScenarios = scenarios.split(separator: ",").map { NetworkScenario(rawValue: String($0))! }
         var results: [String: [String: [NetworkRun]]] = [:]
         var forgetCounts: [String: Int] = [:]
-        for seed in 0..<seeds {
+        for seed in firstSeed..<(firstSeed + seeds) {
             let s = UInt64(seed)
             let all = try FashionMNIST.load(.train, directory: fashionDir, limit: trainLimit, seed: s)
             let test = try FashionMNIST.load(.test, directory: fashionDir, limit: testLimit, seed: s &+ 100)
@@ -144,7 +146,7 @@ struct NetworkExperiment: ParsableCommand {
                                    checkpoint: { e, net in if e == checkpointEpoch { early = net } })
             }
             let perEpoch = originalSeconds / Double(epochs)
-            if !common.json && seed == 0 {
+            if !common.json && seed == firstSeed {
                 print(String(format: "MLP %@: original model %.1f s (%.2f s per epoch on %d samples), test accuracy %.4f",
                              widths.map(String.init).joined(separator: "-"), originalSeconds, perEpoch, train.count,
                              accuracy(try original.predict(test.inputs), test.labels)))
@@ -227,8 +229,8 @@ struct NetworkExperiment: ParsableCommand {
         for scenario in chosenScenarios {
             guard let byMethod = results[scenario.rawValue], let retrain = byMethod["Retrain"] else { continue }
             if !common.json {
-                print("\n\(scenario.rawValue) (k = \(forgetCounts[scenario.rawValue] ?? 0)), mean±sd over \(seeds) seed(s)")
-                print("method    test acc        forget acc      retain acc      MIA             MIA-eff         Avg.Gap         Avg.Gap(+ret)   val gap         time (s)        chosen (seed 1)")
+                print("\n\(scenario.rawValue) (k = \(forgetCounts[scenario.rawValue] ?? 0)), mean±sd over \(seeds) seed(s) from \(firstSeed)")
+                print("method    test acc        forget acc      retain acc      MIA             MIA-eff         Avg.Gap         Avg.Gap(+ret)   val gap         time (s)        chosen (1st seed)")
             }
             var rows: [[String: Any]] = []
             for method in Self.allMethods {
@@ -255,6 +257,6 @@ struct NetworkExperiment: ParsableCommand {
             report.append(["scenario": scenario.rawValue, "forgotten": forgetCounts[scenario.rawValue] ?? 0, "methods": rows])
         }
         if let csv { try AtomicFile.write(Array((csvLines.joined(separator: "\n") + "\n").utf8), to: csv) }
-        if common.json { try printJSON(["widths": widths, "epochs": epochs, "seeds": seeds, "checkpoint_epoch": checkpointEpoch, "scenarios": report]) }
+        if common.json { try printJSON(["widths": widths, "epochs": epochs, "seeds": seeds, "first_seed": firstSeed, "checkpoint_epoch": checkpointEpoch, "scenarios": report]) }
     }
 }
