@@ -224,35 +224,41 @@ struct NetworkExperiment: ParsableCommand {
                 for (k, v) in runs { results[scenario.rawValue, default: [:]][k, default: []].append(v) }
             }
         }
-        var csvLines = ["scenario,method,test_acc,test_sd,forget_acc,forget_sd,retain_acc,retain_sd,mia,mia_sd,mia_efficacy,mia_efficacy_sd,avg_gap,avg_gap_sd,avg_gap_with_retain,avg_gap_with_retain_sd,validation_gap,validation_gap_sd,seconds,seconds_sd,chosen"]
+        // One list of columns; the table header, the CSV header and the JSON keys derive from it.
+        typealias Column = (table: String, csv: String, json: String, value: (NetworkRun, NetworkRun) -> Double)
+        let columns: [Column] = [
+            ("test acc", "test_acc", "test_accuracy", { r, _ in r.testAccuracy }),
+            ("forget acc", "forget_acc", "forget_accuracy", { r, _ in r.forgetAccuracy }),
+            ("retain acc", "retain_acc", "retain_accuracy", { r, _ in r.retainAccuracy }),
+            ("MIA", "mia", "mia_member_share", { r, _ in r.mia }),
+            ("MIA-eff", "mia_efficacy", "mia_efficacy", { r, _ in r.efficacy }),
+            ("Avg.Gap", "avg_gap", "avg_gap", { r, ref in r.gap(to: ref, withRetain: false) }),
+            ("Avg.Gap(+ret)", "avg_gap_with_retain", "avg_gap_with_retain", { r, ref in r.gap(to: ref, withRetain: true) }),
+            ("val gap", "validation_gap", "validation_gap", { r, _ in r.validationGap }),
+            ("time (s)", "seconds", "seconds", { r, _ in r.seconds }),
+        ]
+        // CSV: each column's mean and spread; the accuracies' spread columns are named test_sd, forget_sd, retain_sd.
+        var csvLines = [(["scenario", "method"] + columns.flatMap { [$0.csv, $0.csv.hasSuffix("_acc") ? String($0.csv.dropLast(4)) + "_sd" : $0.csv + "_sd"] } + ["chosen"]).joined(separator: ",")]
         var report: [[String: Any]] = []
         for scenario in chosenScenarios {
             guard let byMethod = results[scenario.rawValue], let retrain = byMethod["Retrain"] else { continue }
             if !common.json {
                 print("\n\(scenario.rawValue) (k = \(forgetCounts[scenario.rawValue] ?? 0)), mean±sd over \(seeds) seed(s) from \(firstSeed)")
-                print("method    test acc        forget acc      retain acc      MIA             MIA-eff         Avg.Gap         Avg.Gap(+ret)   val gap         time (s)        chosen (1st seed)")
+                print("method    " + columns.map { $0.table.padding(toLength: 15, withPad: " ", startingAt: 0) }.joined(separator: " ") + " chosen (1st seed)")
             }
             var rows: [[String: Any]] = []
             for method in Self.allMethods {
                 guard let runs = byMethod[method] else { continue }
-                func stat(_ f: (Int, NetworkRun) -> Double) -> (Double, Double) {
-                    let v = runs.enumerated().map { f($0.offset, $0.element) }
-                    return meanAndSpread(v)
-                }
-                let cols = [stat { $1.testAccuracy }, stat { $1.forgetAccuracy }, stat { $1.retainAccuracy }, stat { $1.mia }, stat { $1.efficacy },
-                            stat { $1.gap(to: retrain[$0], withRetain: false) }, stat { $1.gap(to: retrain[$0], withRetain: true) },
-                            stat { $1.validationGap }, stat { $1.seconds }]
+                let cols = columns.map { c in meanAndSpread(runs.indices.map { c.value(runs[$0], retrain[$0]) }) }
                 if !common.json {
                     print(method.padding(toLength: 9, withPad: " ", startingAt: 0) + " "
                           + cols.map { "\(format($0.0, "%.4f"))±\(format($0.1, "%.4f"))".padding(toLength: 15, withPad: " ", startingAt: 0) }.joined(separator: " ")
                           + " " + (runs.first?.chosen ?? ""))
                 }
                 csvLines.append(([scenario.rawValue, method] + cols.flatMap { [String($0.0), String($0.1)] } + ["\"\(runs.first?.chosen ?? "")\""]).joined(separator: ","))
-                rows.append(["method": method, "test_accuracy": [cols[0].0, cols[0].1], "forget_accuracy": [cols[1].0, cols[1].1],
-                             "retain_accuracy": [cols[2].0, cols[2].1], "mia_member_share": [cols[3].0, cols[3].1],
-                             "mia_efficacy": [cols[4].0, cols[4].1], "avg_gap": [cols[5].0, cols[5].1],
-                             "avg_gap_with_retain": [cols[6].0, cols[6].1], "validation_gap": [cols[7].0, cols[7].1],
-                             "seconds": [cols[8].0, cols[8].1], "chosen": runs.map(\.chosen)])
+                var row: [String: Any] = ["method": method, "chosen": runs.map(\.chosen)]
+                for (c, v) in zip(columns, cols) { row[c.json] = [v.0, v.1] }
+                rows.append(row)
             }
             report.append(["scenario": scenario.rawValue, "forgotten": forgetCounts[scenario.rawValue] ?? 0, "methods": rows])
         }
