@@ -106,8 +106,12 @@ struct ThreadTests {
         let one = try withBLASThreads(1) { try Matrix.product(a, b) }
         let two = try withBLASThreads(2) { try Matrix.product(a, b) }
         #expect(try Matrix.relativeDistance(one, two) < 1e-13)
-        let saved = BLASThreads.count
-        withBLASThreads(1) { #expect(BLASThreads.count == 1) }
-        #expect(BLASThreads.count == saved)
+        // BLASThreads.with restores the count; read under the tests' lock, so
+        // another test's setting (made under the same lock) cannot interleave.
+        holdingBLASThreadLock {
+            let saved = BLASThreads.count
+            BLASThreads.with(1) { #expect(BLASThreads.count == 1) }
+            #expect(BLASThreads.count == saved)
+        }
     }
 }

@@ -102,12 +102,20 @@ public func errorMessage(_ body: () throws -> Void) -> String {
 /// even from different suites or test targets: a test that says "1 thread"
 /// really ran with one. Tests that do not set the count are unaffected.
 public func withBLASThreads<R>(_ count: Int, _ body: () throws -> R) rethrows -> R {
+    try holdingBLASThreadLock {
+        try BLASThreads.with(count) {
+            precondition(BLASThreads.count == count)
+            return try body()
+        }
+    }
+}
+
+/// Runs `body` holding the lock of `withBLASThreads`, for a test that reads
+/// the global thread count and must not see another test's setting.
+public func holdingBLASThreadLock<R>(_ body: () throws -> R) rethrows -> R {
     BLASThreadLock.lock.lock()
     defer { BLASThreadLock.lock.unlock() }
-    return try BLASThreads.with(count) {
-        precondition(BLASThreads.count == count)
-        return try body()
-    }
+    return try body()
 }
 
 enum BLASThreadLock {
