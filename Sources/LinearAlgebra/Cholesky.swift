@@ -85,6 +85,20 @@ public struct Cholesky: Sendable {
         return l
     }
 
+    /// The diagonal of L L^T, (L L^T)_ii = sum_k L_ik^2: the diagonal of the
+    /// matrix the factor represents, without forming it.
+    /// - Complexity: n^2 flops, one pass down the columns of the factor.
+    public var reconstructedDiagonal: [Double] {
+        var d = [Double](repeating: 0, count: order)
+        let n = order, ld = leadingDimension
+        storage.withUnsafeBufferPointer { e in
+            d.withUnsafeMutableBufferPointer { out in
+                for k in 0..<n { for i in k..<n { out[i] += e[i + k * ld] * e[i + k * ld] } }
+            }
+        }
+        return d
+    }
+
     /// L L^T, the matrix this factor represents.
     /// - Complexity: n^3 / 3 flops (`dtrmm`); meant for checks.
     public func reconstructed() throws(LinearAlgebraError) -> Matrix {

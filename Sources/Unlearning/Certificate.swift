@@ -33,10 +33,55 @@ public struct Certificate: Sendable, Equatable, CustomStringConvertible {
     public var oracleRoute: RetrainingRoute?
     /// What the figures mean for this result, when there is a caveat.
     public var note: String?
+    /// The largest stationarity residual (and forgotten-coefficient share)
+    /// the result may show and still be called exact:
+    /// `MinNormModel.residualBound(order:condition:)` for the system solved.
+    public var residualBound: Double?
+
+    /// What the figures support, decided from them alone.
+    public enum Verdict: Sendable, Equatable, CustomStringConvertible {
+        /// The method is exact and every figure is within its bound.
+        case exact
+        /// The method is not exact for this model (e.g. relabel-and-fine-tune
+        /// with ridge > 0): the figures measure how far it is.
+        case notExact
+        /// A figure exceeds its bound or is not finite: the result is not
+        /// vouched for. The reason names the figure.
+        case unverified(String)
+
+        public var description: String {
+            switch self {
+            case .exact: return "exact (verified)"
+            case .notExact: return "not exact (method)"
+            case let .unverified(reason): return "UNVERIFIED: \(reason)"
+            }
+        }
+    }
+
+    /// The verdict: `.exact` only when the method is exact, the stationarity
+    /// residual and the forgotten coefficients are below `residualBound`, and
+    /// the distance to retraining, when measured, is below max(1e-9, min(the
+    /// error bound, 1e-6)) (DESIGN.md section 2's target at cond(K) <= 1e8,
+    /// and the first-order bound beyond). NaN never passes.
+    public var verdict: Verdict {
+        guard isExact else { return .notExact }
+        let bound = residualBound ?? 0
+        guard stationarityResidual <= bound else {
+            return .unverified(String(format: "stationarity residual %.3e above its bound %.3e", stationarityResidual, bound))
+        }
+        if let r = forgottenCoefficientResidual, !(r <= bound) {
+            return .unverified(String(format: "forgotten coefficients %.3e above the bound %.3e", r, bound))
+        }
+        if let d = oracleDistance {
+            let limit = max(1e-9, min(errorBound ?? 0, 1e-6))
+            if !(d <= limit) { return .unverified(String(format: "distance to retraining %.3e above %.3e", d, limit)) }
+        }
+        return .exact
+    }
 
     public init(isExact: Bool, stationarityResidual: Double, forgottenCoefficientResidual: Double? = nil,
                 conditionEstimate: Double? = nil, order: Int = 0, oracleDistance: Double? = nil,
-                oracleRoute: RetrainingRoute? = nil, note: String? = nil) {
+                oracleRoute: RetrainingRoute? = nil, note: String? = nil, residualBound: Double? = nil) {
         self.isExact = isExact
         self.stationarityResidual = stationarityResidual
         self.forgottenCoefficientResidual = forgottenCoefficientResidual
@@ -45,15 +90,17 @@ public struct Certificate: Sendable, Equatable, CustomStringConvertible {
         self.oracleDistance = oracleDistance
         self.oracleRoute = oracleRoute
         self.note = note
+        self.residualBound = residualBound
     }
 
     public var description: String {
-        var parts = [isExact ? "exact method" : "not exact"]
+        var parts = [verdict.description]
         if let d = oracleDistance { parts.append(String(format: "distance to retrain %.3e (%@)", d, oracleRoute?.rawValue ?? "oracle")) }
         parts.append(String(format: "stationarity residual %.3e", stationarityResidual))
         if let r = forgottenCoefficientResidual { parts.append(String(format: "forgotten coefficients %.3e", r)) }
         if let c = conditionEstimate { parts.append(String(format: "cond %.3e", c)) }
-        if let b = errorBound { parts.append(String(format: "bound %.3e", b)) }
+        if let b = errorBound { parts.append(String(format: "error bound %.3e", b)) }
+        if let b = residualBound { parts.append(String(format: "residual bound %.3e", b)) }
         if let note { parts.append(note) }
         return parts.joined(separator: ", ")
     }

@@ -42,7 +42,15 @@ extension MinNormModel {
     /// factor, b_R = b - Phi_F^T T_F, theta_R = theta0 + H_R^{-1} b_R. Fails, and
     /// says so, when Phi_R loses full column rank (eps = 0).
     ///
-    /// The model is changed only if the whole update succeeds.
+    /// The model is changed only if the whole update succeeds and its
+    /// certificate holds: the certificate is computed before the first
+    /// change to `self` (dual: the retained system's residual K_RR A_R - T_R
+    /// through the old factor, as (L L^T A')_R with A' = A + Delta A with its
+    /// F rows zeroed, which is the same matrix K_RR; primal: through the
+    /// downdated factor), and a verdict other than `.exact` throws
+    /// `unverifiedResult` with the model unchanged, unless
+    /// `acceptingUnverified` is true (the result is then applied and its
+    /// certificate says UNVERIFIED).
     ///
     /// - Parameters:
     ///   - ids: the sample ids to forget (distinct, known, not all).
@@ -51,18 +59,21 @@ extension MinNormModel {
     ///   - updateParameters: when false (dual form), the cached theta is
     ///     dropped instead of updated (saves 2 N M min(k, C) flops and one
     ///     pass over Phi; `parameters()` recomputes it on demand).
+    ///   - acceptingUnverified: apply the update even when its certificate
+    ///     fails its bounds.
     /// - Throws: `emptyRequest`, `unknownIDs`, `repeatedIDs`,
     ///   `forgetsEverySample`, `rankDeficientAfterDeletion`,
-    ///   `notPositiveDefinite`.
-    /// - Complexity: dual O(N^2 k + k^3 + N k C) plus 2 N M min(k, C) + 2 M k C
-    ///   for theta;
+    ///   `notPositiveDefinite`, `unverifiedResult`.
+    /// - Complexity: dual O(N^2 k + k^3 + N k C) plus 2 N^2 C for the
+    ///   certificate and 2 N M min(k, C) + 2 M k C for theta;
     ///   primal O(M^2 k + M^2 C + k M C) plus generating Phi_F. No
     ///   refactorisation.
     @discardableResult
     public mutating func forget(ids requested: [Int], verification: Verification = .cheap,
-                                updateParameters: Bool = true) throws -> UnlearningResult {
+                                updateParameters: Bool = true, acceptingUnverified: Bool = false) throws -> UnlearningResult {
         let f = try positions(of: requested)
         let keep = complement(of: f)
+        let keptRows = keep.map { rows[$0] }
         var oracle: Matrix?
         if case let .oracle(route) = verification {
             oracle = try retrainedParameters(excluding: requested, route: route)
@@ -70,7 +81,7 @@ extension MinNormModel {
         let newTargets = try targets.selectingRows(keep)
         let newOffsets = try offsetTargets.selectingRows(keep)
         let removedIDs = f.map { ids[$0] }
-        var leftover: Matrix?
+        var certificate: Certificate
         // Everything that can fail happens before the first change to `self`.
         switch form {
         case .dual:
@@ -80,7 +91,17 @@ extension MinNormModel {
             try delta.addProduct(gF, z, alpha: -1, beta: 0)
             let updated = try a + delta
             let aR = try updated.selectingRows(keep)
-            leftover = try updated.selectingRows(f)
+            let leftover = try updated.selectingRows(f)
+            // K_RR A_R - T_R = (L L^T A')_R - T_R with A' = updated, F rows zeroed.
+            var zeroed = updated
+            for p in f { for c in 0..<zeroed.columns { zeroed[p, c] = 0 } }
+            let residual = try factor.multiply(zeroed).selectingRows(keep) - newOffsets
+            certificate = Certificate(
+                isExact: true, stationarityResidual: relative(residual, to: newOffsets),
+                forgottenCoefficientResidual: relative(leftover, to: aR),
+                conditionEstimate: fittedConditionEstimate, order: keep.count,
+                note: "condition: estimate for K at fit time, a bound for K_RR by interlacing",
+                residualBound: Self.residualBound(order: keep.count, condition: fittedConditionEstimate))
             var theta: Matrix?
             if updateParameters, let cached = cachedParameters {
                 // theta' = theta + Phi^T Delta A with Delta A = -G_F Z of rank
@@ -96,6 +117,11 @@ extension MinNormModel {
                     theta = try cached + features.applyTransposed(rows: rows, to: delta)
                 }
             }
+            if let oracle {
+                let thetaNew = try theta ?? (initialParameters + features.applyTransposed(rows: keptRows, to: aR))
+                certificate.oracleDistance = try distance(of: thetaNew, toRetrained: oracle)
+            }
+            try check(certificate, accepting: acceptingUnverified)
             // Commit. Deleting rows of a valid factor cannot break down (the
             // Givens rotations and the blocked LQ are orthogonal, and K_RR is
             // positive definite), and it runs in place: no copy of the N x N factor.
@@ -109,24 +135,39 @@ extension MinNormModel {
             var b = moment!
             try b.addProduct(phiF, offsetTargets.selectingRows(f), transposingFirst: true, alpha: -1, beta: 1)
             let theta = try initialParameters + newFactor.solve(b)
+            let residual = try newFactor.multiply(theta - initialParameters) - b
+            let cond = try newFactor.conditionEstimate()
+            certificate = Certificate(isExact: true, stationarityResidual: relative(residual, to: b),
+                                      conditionEstimate: cond, order: featureCount,
+                                      residualBound: Self.residualBound(order: featureCount, condition: cond))
+            if let oracle { certificate.oracleDistance = try distance(of: theta, toRetrained: oracle) }
+            try check(certificate, accepting: acceptingUnverified)
             factor = newFactor
             moment = b
             cachedParameters = theta
         }
-        rows = keep.map { rows[$0] }
+        rows = keptRows
         ids = keep.map { ids[$0] }
         positionOfID = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
         targets = newTargets
         offsetTargets = newOffsets
-        var certificate = try stationarityCertificate(thorough: verification != .cheap)
-        if let leftover, let aR = dualCoefficients {
-            certificate.forgottenCoefficientResidual = relative(leftover, to: aR)
-        }
-        if let oracle {
-            certificate.oracleDistance = try distance(of: parameters(), toRetrained: oracle)
-            if case let .oracle(route) = verification { certificate.oracleRoute = route }
+        if case let .oracle(route) = verification {
+            certificate.oracleRoute = route
+            if form == .dual {
+                // The condition estimate of K_RR itself (O(N^2) per step), in
+                // place of the fit-time bound.
+                certificate.conditionEstimate = try factor.conditionEstimate()
+                certificate.errorBound = certificate.conditionEstimate.map { $0 * Double(max(keep.count, 1)) * Double.ulpOfOne / 2 }
+                certificate.note = nil
+            }
         }
         return UnlearningResult(forgottenIDs: removedIDs, certificate: certificate)
+    }
+
+    /// Throws `unverifiedResult` unless the certificate's verdict is exact or
+    /// the caller accepts an unverified result.
+    func check(_ certificate: Certificate, accepting: Bool) throws {
+        if case .unverified = certificate.verdict, !accepting { throw UnlearningError.unverifiedResult(certificate) }
     }
 
     /// The a-posteriori certificate of the current state. Dual: ||K_RR A_R -
@@ -143,12 +184,15 @@ extension MinNormModel {
             let cond = thorough ? try factor.conditionEstimate() : fittedConditionEstimate
             return Certificate(isExact: true, stationarityResidual: relative(residual, to: offsetTargets),
                                conditionEstimate: cond, order: rows.count,
-                               note: thorough ? nil : "condition: estimate for K at fit time, a bound for K_RR by interlacing")
+                               note: thorough ? nil : "condition: estimate for K at fit time, a bound for K_RR by interlacing",
+                               residualBound: Self.residualBound(order: rows.count, condition: fittedConditionEstimate))
         case .primal:
             let step = try parameters() - initialParameters
             let residual = try factor.multiply(step) - moment!
+            let cond = try factor.conditionEstimate()
             return Certificate(isExact: true, stationarityResidual: relative(residual, to: moment!),
-                               conditionEstimate: try factor.conditionEstimate(), order: featureCount)
+                               conditionEstimate: cond, order: featureCount,
+                               residualBound: Self.residualBound(order: featureCount, condition: cond))
         }
     }
 
@@ -269,7 +313,8 @@ extension MinNormModel {
         let reference = try features.applyTransposed(rows: keptRows, to: offsetTargets.selectingRows(keep))
         var cert = Certificate(
             isExact: exact, stationarityResidual: relative(gradient, to: reference),
-            note: ridge > 0 ? "ridge > 0: relabeling the forgotten samples alone is not exact (error O(eps)); forget(ids:) is" : nil)
+            note: ridge > 0 ? "ridge > 0: relabeling the forgotten samples alone is not exact (error O(eps)); forget(ids:) is" : nil,
+            residualBound: Self.residualBound(order: keep.count, condition: fittedConditionEstimate))
         if case let .oracle(route) = verification {
             let thetaR = try retrainedParameters(excluding: ids, route: route)
             cert.oracleDistance = try distance(of: theta, toRetrained: thetaR)

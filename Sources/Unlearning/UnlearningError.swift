@@ -29,6 +29,13 @@ public enum UnlearningError: Error, Equatable, Sendable, CustomStringConvertible
     case invalidArgument(String)
     /// The engine was asked for something its state cannot provide.
     case unavailable(String)
+    /// A model's stored state does not hold together (a factor that is not
+    /// the factor of its Gram matrix, coefficients that do not solve its
+    /// system, NaN): found by `checkConsistency`, before any change.
+    case inconsistentState(String)
+    /// A deletion's certificate failed its own bounds, so the result is not
+    /// vouched for; the model was left unchanged.
+    case unverifiedResult(Certificate)
 
     public var description: String {
         switch self {
@@ -51,6 +58,9 @@ public enum UnlearningError: Error, Equatable, Sendable, CustomStringConvertible
             return "exact unlearning is impossible in the primal form: \(detail). \(advice)"
         case let .invalidArgument(s): return "invalid argument: \(s)"
         case let .unavailable(s): return s
+        case let .inconsistentState(s): return "inconsistent model state: \(s)"
+        case let .unverifiedResult(c):
+            return "the result fails its certificate (\(c.verdict)); the model is unchanged. Refit the model, or accept an unverified result explicitly"
         }
     }
 

@@ -20,7 +20,9 @@ enum ContainerFile {
 
     /// Writes magic, version, lengths, CRC, the header and the payload chunks.
     /// - Complexity: O(H + P) (one CRC pass, one write).
-    static func write(magic: [UInt8], version: UInt32, header json: [UInt8], payload: [UnsafeRawBufferPointer], to path: String) throws {
+    /// - Parameter expected: see `AtomicFile.write(chunks:to:replacing:)`.
+    static func write(magic: [UInt8], version: UInt32, header json: [UInt8], payload: [UnsafeRawBufferPointer], to path: String,
+                      replacing expected: FileIdentity? = nil) throws {
         precondition(magic.count == 8, "container magic must be 8 bytes")
         var crc: UInt32 = json.withUnsafeBytes { crc32Checksum($0) }
         for chunk in payload { crc = crc32Checksum(chunk, continuing: crc) }
@@ -31,7 +33,7 @@ enum ContainerFile {
         append(UInt64(payload.reduce(0) { $0 + $1.count }))
         append(crc)
         prefix += json
-        try prefix.withUnsafeBytes { p in try AtomicFile.write(chunks: [p] + payload, to: path) }
+        try prefix.withUnsafeBytes { p in try AtomicFile.write(chunks: [p] + payload, to: path, replacing: expected) }
     }
 
     /// A checked container in memory: the whole file, and where its header and
@@ -40,6 +42,8 @@ enum ContainerFile {
         let bytes: [UInt8]
         let header: Range<Int>
         let payload: Range<Int>
+        /// The version of the file read (nil when parsed from memory).
+        var identity: FileIdentity? = nil
 
         /// The header decoded from JSON; a decoding failure is reported as a
         /// corrupted header of `path`.
@@ -50,6 +54,9 @@ enum ContainerFile {
         }
 
         /// `count` float64 values starting `byteOffset` bytes into the payload.
+        /// The caller has checked `byteOffset + 8 count <= payload.count`;
+        /// the slice below traps (safety checks are on) rather than read
+        /// past it if not.
         func doubles(at byteOffset: Int, count: Int) -> [Double] {
             var values = [Double](repeating: 0, count: count)
             let start = payload.lowerBound + byteOffset
@@ -64,10 +71,16 @@ enum ContainerFile {
     /// - Parameter kind: "model" or "network", for the messages.
     /// - Complexity: O(file size).
     static func read(from path: String, magic: [UInt8], version: UInt32, kind: String) throws -> Contents {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DataError.unreadable(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
-        }
-        let bytes = [UInt8](data)
+        let (bytes, identity) = try InputFile.readIdentified(path)
+        var contents = try parse(bytes, path: path, magic: magic, version: version, kind: kind)
+        contents.identity = identity
+        return contents
+    }
+
+    /// Checks magic, version, lengths and checksum of a container in memory;
+    /// `path` names it in errors.
+    /// - Complexity: O(bytes.count).
+    static func parse(_ bytes: [UInt8], path: String, magic: [UInt8], version: UInt32, kind: String) throws -> Contents {
         let name = String(decoding: magic.prefix { $0 != 0 }, as: UTF8.self)
         guard bytes.count >= 8, Array(bytes[0..<8]) == magic else {
             throw DataError.malformed(path: path, reason: "not a muso \(kind) file (the magic \(name) is missing)")

@@ -14,6 +14,9 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidSelection(path: String, reason: String)
     /// The file cannot be written.
     case unwritable(path: String, reason: String)
+    /// Another program holds the file's lock (a request in progress) and did
+    /// not release it within `waited` seconds.
+    case busy(path: String, waited: Double)
 
     public var description: String {
         switch self {
@@ -24,6 +27,8 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .badLine(path, line, reason): return "\(path):\(line): \(reason)"
         case let .invalidSelection(path, reason): return "\(path): \(reason)"
         case let .unwritable(path, reason): return "\(path): cannot write: \(reason)"
+        case let .busy(path, waited):
+            return "\(path): busy: another request holds the file's lock (waited \(waited) s; retry, or give --wait SECONDS)"
         }
     }
 }

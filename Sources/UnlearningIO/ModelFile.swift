@@ -55,6 +55,10 @@ public struct CertificateRecord: Codable, Sendable, Equatable {
     public var conditionEstimate: Double?
     public var errorBound: Double?
     public var note: String?
+    /// The bound the residuals were held to, and the verdict drawn from the
+    /// figures ("exact (verified)", "not exact (method)", "UNVERIFIED: ...").
+    public var residualBound: Double?
+    public var verdict: String?
 
     public init(_ c: Certificate) {
         isExact = c.isExact
@@ -65,6 +69,8 @@ public struct CertificateRecord: Codable, Sendable, Equatable {
         conditionEstimate = c.conditionEstimate
         errorBound = c.errorBound
         note = c.note
+        residualBound = c.residualBound
+        verdict = c.verdict.description
     }
 }
 
@@ -158,8 +164,16 @@ public struct ModelFile: Sendable {
         var arrays: [ArrayEntry]
     }
 
-    /// Writes the file atomically (temporary file, fsync, rename).
-    public func write(to path: String) throws {
+    /// The version of the file this model was read from (nil for a new
+    /// model): `write(to:replacing:)` refuses to replace a file that changed
+    /// since.
+    public internal(set) var sourceIdentity: FileIdentity?
+
+    /// Writes the file atomically (temporary file, fsync, rename), keeping an
+    /// existing file's mode and owner and following a symbolic link.
+    /// - Parameter expected: when given, the file at `path` must still be
+    ///   that version of it (`sourceIdentity` of the model read from it).
+    public func write(to path: String, replacing expected: FileIdentity? = nil) throws {
         let compact = try model.compacted()
         let s = compact.snapshot
         var arrays: [(String, Matrix)] = [("theta0", s.initialParameters), ("targets", s.targets), ("offsets", s.offsetTargets),
@@ -183,34 +197,76 @@ public struct ModelFile: Sendable {
         encoder.outputFormatting = [.sortedKeys]
         let json = [UInt8](try encoder.encode(header))
         try withArrayBuffers(arrays.map { $0.1 }) { buffers in
-            try ContainerFile.write(magic: ModelFile.magic, version: ModelFile.formatVersion, header: json, payload: buffers, to: path)
+            try ContainerFile.write(magic: ModelFile.magic, version: ModelFile.formatVersion, header: json, payload: buffers, to: path,
+                                    replacing: expected)
         }
     }
 
-    /// Reads and checks a model file: refuses a foreign file (magic), a newer
-    /// format, a truncated or corrupted file (lengths, CRC-32), and pieces
-    /// that do not fit together, each with a message that says which.
-    public static func read(from path: String, npyResolver: ((String) throws -> FeatureSource)? = nil) throws -> ModelFile {
+    /// Reads and checks a model file, and refuses it unless every check holds:
+    /// - the container: a foreign file (magic), a newer format, a truncated
+    ///   or corrupted file (lengths, CRC-32);
+    /// - the header's fields against each other and against the stored
+    ///   arrays (`validate`): array shapes, N, M and C everywhere, the
+    ///   feature map's sizes, the coding against the classes, the journal's
+    ///   numbering and ids; every array finite;
+    /// - the state against the data (`MinNormModel.checkConsistency`): the
+    ///   factor against the Gram matrix recomputed from the features on its
+    ///   diagonal and random probes, the dual coefficients, theta and the
+    ///   offsets against the system they solve.
+    /// Each refusal names the file and says what does not hold.
+    /// - Parameter checkingConsistency: skip the last step (one pass over the
+    ///   features) only for a file this process has just written.
+    /// - Complexity: O(file size) plus one pass over Phi (see
+    ///   `checkConsistency`).
+    public static func read(from path: String, npyResolver: ((String) throws -> FeatureSource)? = nil,
+                            checkingConsistency: Bool = true) throws -> ModelFile {
         let container = try ContainerFile.read(from: path, magic: magic, version: formatVersion, kind: "model")
+        var file = try decode(container, path: path, npyResolver: npyResolver, checkingConsistency: checkingConsistency)
+        file.sourceIdentity = container.identity
+        return file
+    }
+
+    /// `read` on bytes in memory (`path` names them in errors).
+    public static func decode(_ bytes: [UInt8], path: String, npyResolver: ((String) throws -> FeatureSource)? = nil,
+                              checkingConsistency: Bool = true) throws -> ModelFile {
+        let container = try ContainerFile.parse(bytes, path: path, magic: magic, version: formatVersion, kind: "model")
+        return try decode(container, path: path, npyResolver: npyResolver, checkingConsistency: checkingConsistency)
+    }
+
+    static func decode(_ container: ContainerFile.Contents, path: String, npyResolver: ((String) throws -> FeatureSource)?,
+                       checkingConsistency: Bool) throws -> ModelFile {
         let header = try container.decodeHeader(Header.self, path: path)
+        func bad(_ reason: String) -> DataError { .malformed(path: path, reason: "inconsistent model: \(reason)") }
         var arrays: [String: Matrix] = [:]
         var offset = 0
+        let known: Set<String> = ["theta0", "targets", "offsets", "factor", "theta", "dual", "moment", "inputs"]
         for entry in header.arrays {
+            guard known.contains(entry.name), arrays[entry.name] == nil else {
+                throw bad("array '\(excerpt(entry.name))' is unknown or listed twice")
+            }
             let (count, o1) = entry.rows.multipliedReportingOverflow(by: entry.columns)
             let (length, o2) = count.multipliedReportingOverflow(by: 8)
             guard entry.rows >= 0, entry.columns >= 0, !o1, !o2, length <= container.payload.count - offset else {
                 throw DataError.malformed(path: path, reason: "corrupted: array '\(entry.name)' (\(entry.rows) x \(entry.columns)) runs past the payload")
             }
-            arrays[entry.name] = try Matrix(rows: entry.rows, columns: entry.columns, elements: container.doubles(at: offset, count: count))
-            offset += 8 * count
+            let matrix = try Matrix(rows: entry.rows, columns: entry.columns, elements: container.doubles(at: offset, count: count))
+            if let (i, j) = matrix.firstNonFiniteEntry {
+                throw bad("array '\(entry.name)' holds a non-finite value (NaN or infinity) at row \(i), column \(j)")
+            }
+            arrays[entry.name] = matrix
+            offset += length
+        }
+        guard offset == container.payload.count else {
+            throw bad("\(container.payload.count - offset) payload bytes are not listed in the header")
         }
         func need(_ name: String) throws -> Matrix {
             guard let m = arrays[name] else { throw DataError.malformed(path: path, reason: "the file lacks the array '\(name)'") }
             return m
         }
         guard let form = MinNormModel.Form(rawValue: header.form) else {
-            throw DataError.malformed(path: path, reason: "unknown model form '\(header.form)'")
+            throw DataError.malformed(path: path, reason: "unknown model form '\(excerpt(header.form))'")
         }
+        try validate(header, arrays: arrays, form: form, path: path)
         let features: FeatureSource
         var rows: [Int]? = nil
         if header.featureMap.kind == "npy" {
@@ -218,6 +274,9 @@ public struct ModelFile: Sendable {
                 throw DataError.malformed(path: path, reason: "the model's features come from a .npy file that was not given")
             }
             features = try resolver(npy)
+            guard features.featureCount == header.featureMap.featureCount else {
+                throw bad("the feature file has \(features.featureCount) columns, the model \(header.featureMap.featureCount) features")
+            }
             rows = header.featureMap.rows
         } else {
             features = try FeatureSource.generated(by: header.featureMap.makeMap(), inputs: need("inputs"))
@@ -229,12 +288,81 @@ public struct ModelFile: Sendable {
         let model: MinNormModel
         do {
             model = try MinNormModel(features: features, rows: rows, snapshot: snapshot)
+            if checkingConsistency { try model.checkConsistency() }
         } catch {
-            throw DataError.malformed(path: path, reason: "inconsistent model: \(error)")
+            throw bad("\(error)")
         }
         var file = ModelFile(model: model, featureMap: header.featureMap, data: header.data, coding: header.coding, journal: header.journal)
         file.createdAt = header.createdAt
         return file
+    }
+
+    /// The header's fields against each other and against the arrays, before
+    /// anything is allocated from them (a feature map's M x d projection is
+    /// made only once M and d agree with arrays whose size the file's length
+    /// bounds).
+    static func validate(_ h: Header, arrays: [String: Matrix], form: MinNormModel.Form, path: String) throws {
+        func bad(_ reason: String) -> DataError { .malformed(path: path, reason: "inconsistent model: \(reason)") }
+        guard let theta0 = arrays["theta0"], let targets = arrays["targets"] else {
+            throw DataError.malformed(path: path, reason: "the file lacks the arrays 'theta0' and 'targets'")
+        }
+        let n = h.ids.count, m = theta0.rows, c = theta0.columns
+        guard n >= 1, m >= 1, c >= 1 else { throw bad("N = \(n), M = \(m), C = \(c): each must be at least 1") }
+        guard targets.rows == n, targets.columns == c else {
+            throw bad("targets are \(targets.rows) x \(targets.columns) for N = \(n) ids and C = \(c) outputs")
+        }
+        guard h.featureMap.featureCount == m else {
+            throw bad("the feature map has \(h.featureMap.featureCount) features, theta0 has \(m) rows")
+        }
+        guard h.ridge.isFinite, h.ridge >= 0 else { throw bad("ridge \(h.ridge)") }
+        guard h.fittedConditionEstimate.isFinite, h.fittedConditionEstimate >= 1 else {
+            throw bad("condition estimate \(h.fittedConditionEstimate) (must be finite and >= 1)")
+        }
+        switch h.featureMap.kind {
+        case "random-fourier", "random-relu":
+            guard let x = arrays["inputs"] else { throw bad("a \(h.featureMap.kind) model without its inputs") }
+            guard let d = h.featureMap.inputDimension, d == x.columns, d >= 1 else {
+                throw bad("input dimension \(h.featureMap.inputDimension.map(String.init) ?? "missing") for inputs of \(x.columns) columns")
+            }
+            guard x.rows == n else { throw bad("\(x.rows) input rows for N = \(n) ids") }
+            guard let b = h.featureMap.bandwidth, b.isFinite, b > 0 else { throw bad("feature map bandwidth or scale must be finite and > 0") }
+            guard h.featureMap.seed != nil else { throw bad("the feature map's seed is missing") }
+        case "npy":
+            guard let r = h.featureMap.rows, r.count == n else { throw bad("the feature file's row list does not have N = \(n) entries") }
+        default:
+            throw bad("unknown feature map kind '\(excerpt(h.featureMap.kind))'")
+        }
+        switch h.coding {
+        case .signed:
+            guard c == 1, h.data.classes.count == 2 else { throw bad("signed coding needs C = 1 and 2 classes, found C = \(c), \(h.data.classes.count) classes") }
+        case .oneHot:
+            guard c == h.data.classes.count else { throw bad("one-hot coding of \(h.data.classes.count) classes with C = \(c)") }
+        }
+        let order = form == .dual ? n : m
+        if let l = arrays["factor"], l.rows != order || l.columns != order {
+            throw bad("the factor is \(l.rows) x \(l.columns), expected \(order) x \(order) (\(form) form)")
+        }
+        // The journal: requests numbered 1, 2, ... in order; each id forgotten
+        // once and no longer in the model; the sample counts chain down to N.
+        var forgotten = Set<Int>()
+        let retained = Set(h.ids)
+        guard retained.count == n else { throw bad("sample ids repeat") }
+        for (k, e) in h.journal.enumerated() {
+            guard e.sequence == k + 1 else { throw bad("journal entry \(k + 1) is numbered \(e.sequence)") }
+            guard !e.ids.isEmpty else { throw bad("journal request #\(e.sequence) names no id") }
+            for id in e.ids {
+                guard forgotten.insert(id).inserted else { throw bad("id \(id) is forgotten twice in the journal (request #\(e.sequence))") }
+                guard !retained.contains(id) else { throw bad("id \(id) is in the journal (request #\(e.sequence)) and still in the model") }
+            }
+            guard e.seconds.isFinite, e.seconds >= 0 else { throw bad("journal request #\(e.sequence) took \(e.seconds) s") }
+        }
+        var after = n
+        for e in h.journal.reversed() {
+            guard e.samplesAfter == after else {
+                throw bad("journal request #\(e.sequence) left \(e.samplesAfter) samples; the model's \(n) and later requests imply \(after)")
+            }
+            after += e.ids.count
+        }
     }
 
     /// Every id forgotten so far, with the request that forgot it.

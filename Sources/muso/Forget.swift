@@ -39,60 +39,84 @@ struct Forget: ParsableCommand {
     @Option(name: [.customShort("o"), .long], help: "Write the new model here instead of replacing MODEL.")
     var output: String?
 
+    @Option(help: "Wait up to this many seconds for another request on the same model to finish (default 0: refuse at once with a 'busy' error).")
+    var wait: Double = 0
+
+    @Flag(help: "Apply the request even when its certificate fails its bounds; the journal then records it as UNVERIFIED.")
+    var acceptUnverified = false
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
         if (ids == nil) == (idsFile == nil) { throw ValidationError("give exactly one of --ids and --ids-file") }
+        if !(wait >= 0 && wait <= 86400) { throw ValidationError("--wait must be between 0 and 86400 seconds") }
     }
 
     func run() throws {
         common.apply()
         var request: [Int]
         if let ids {
-            request = try parseIDs(ids, source: "--ids")
+            request = try IDList.parse(ids, source: "--ids")
         } else {
-            guard let text = try? String(contentsOfFile: idsFile!, encoding: .utf8) else {
-                throw Failure("\(idsFile!): cannot read the ids file")
-            }
-            request = try parseIDs(text, source: idsFile!)
+            request = try IDList.parse(InputFile.text(idsFile!, limit: 1 << 30), source: idsFile!)
         }
         guard !request.isEmpty else { throw Failure("the request names no id") }
+        if let repeated = IDList.firstRepeat(request) { throw Failure("the request names id \(repeated) more than once") }
+        // The whole read-modify-write holds the model's lock (and the
+        // output's, when it is another file): concurrent requests are applied
+        // one after the other, never one over the other.
+        let lock = try FileLock.acquire(model, wait: wait)
+        defer { lock.release() }
+        let target = output ?? model
+        var outputLock: FileLock?
+        if output != nil, try AtomicFile.resolvedTarget(target) != lock.target {
+            outputLock = try FileLock.acquire(target, wait: wait)
+        }
+        defer { outputLock?.release() }
         var file = try readModel(model)
-        let previously = file.forgottenIDs
-        let again = request.filter { previously[$0] != nil }
-        if !again.isEmpty {
-            let first = again[0], entry = file.journal.first { $0.sequence == previously[first]! }!
-            let shown = again.prefix(10).map(String.init).joined(separator: ", ") + (again.count > 10 ? ", ... (\(again.count) in all)" : "")
-            throw Failure("id \(shown) already forgotten (request #\(entry.sequence) of \(entry.time)); a request is not applied twice")
+        FaultInjection.point("after-read")
+        switch RequestStatus.of(request, in: file.journal) {
+        case let .alreadyApplied(entry):
+            if output == nil {
+                // A retry of a completed request: nothing to do, and success.
+                if common.json {
+                    try printJSON(["model": model, "already_applied": true, "request": entry.sequence, "ids": entry.ids,
+                                   "samples_after": file.model.sampleCount, "certificate": certificateJSON(entry.certificate)])
+                } else {
+                    print("already applied: these \(entry.ids.count) ids were forgotten by request #\(entry.sequence) of \(entry.time); \(model) unchanged")
+                }
+                return
+            }
+            throw Failure("the ids were already forgotten by request #\(entry.sequence) of \(entry.time); nothing to write to \(target)")
+        case let .overlaps(ids, entry):
+            let shown = ids.prefix(10).map(String.init).joined(separator: ", ") + (ids.count > 10 ? ", ... (\(ids.count) in all)" : "")
+            throw Failure("id \(shown) already forgotten (request #\(entry.sequence) of \(entry.time)), but the request is not that one; a request is not applied twice in part: send the ids not yet forgotten")
+        case .new:
+            break
         }
         Progress.report("forgetting \(request.count) samples")
         let when = Date()
-        var (result, seconds) = try timed { try file.model.forget(ids: request) }
-        if verify {
-            Progress.report("retraining from scratch (\(route.rawValue)) to verify")
-            let m = file.model
-            let thetaR: Matrix
-            switch route {
-            case .cholesky: thetaR = try m.refitted().parameters()
-            case .pseudoInverse:
-                thetaR = try Retraining.minimumNormParameters(features: m.features.rows(m.featureRows), targets: m.targets,
-                                                              initialParameters: m.initialParameters, ridge: m.ridge).parameters
+        let (result, seconds) = try timed {
+            do {
+                return try file.model.forget(ids: request, verification: verify ? .oracle(route.route) : .cheap,
+                                             acceptingUnverified: acceptUnverified)
+            } catch let UnlearningError.unverifiedResult(certificate) {
+                throw Failure("the request was not applied: its certificate fails (\(certificate.verdict)); \(model) unchanged. Check the model (muso inspect), or pass --accept-unverified to apply it anyway, labelled unverified")
             }
-            result.certificate.oracleDistance = try m.distance(of: m.parameters(), toRetrained: thetaR)
-            result.certificate.oracleRoute = route.route
         }
-        file.journal.append(JournalEntry(sequence: (file.journal.last?.sequence ?? 0) + 1, ids: result.forgottenIDs, time: when,
+        FaultInjection.point("after-compute")
+        let sequence = file.journal.count + 1
+        file.journal.append(JournalEntry(sequence: sequence, ids: result.forgottenIDs, time: when,
                                          method: "closed-form", seconds: seconds, samplesAfter: file.model.sampleCount,
                                          certificate: result.certificate))
-        let target = output ?? model
         Progress.report("writing \(target)")
-        try file.write(to: target)
+        try file.write(to: target, replacing: output == nil ? file.sourceIdentity : nil)
         if common.json {
             try printJSON(["model": target, "forgotten": result.forgottenIDs.count, "ids": result.forgottenIDs,
-                           "samples_after": file.model.sampleCount, "seconds": seconds, "request": file.journal.last!.sequence,
+                           "samples_after": file.model.sampleCount, "seconds": seconds, "request": sequence,
                            "certificate": certificateJSON(result.certificate)])
         } else {
-            print("forgot \(result.forgottenIDs.count) samples in \(format(seconds, "%.3f")) s (request #\(file.journal.last!.sequence)); \(file.model.sampleCount) remain; wrote \(target)")
+            print("forgot \(result.forgottenIDs.count) samples in \(format(seconds, "%.3f")) s (request #\(sequence)); \(file.model.sampleCount) remain; wrote \(target)")
             if let d = result.certificate.oracleDistance {
                 print("  relative parameter distance to retraining (\(route.rawValue)): \(format(d))")
             }

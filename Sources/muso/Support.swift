@@ -69,6 +69,8 @@ func certificateJSON(_ c: Certificate) -> [String: Any] {
 
 func certificateJSON(_ c: CertificateRecord) -> [String: Any] {
     var out: [String: Any] = ["exact_method": c.isExact, "stationarity_residual": c.stationarityResidual]
+    if let v = c.verdict { out["verdict"] = v; out["verified"] = v.hasPrefix("exact") }
+    if let v = c.residualBound { out["residual_bound"] = v }
     if let v = c.oracleDistance { out["relative_distance_to_retrain"] = v }
     if let v = c.oracleRoute { out["oracle_route"] = v }
     if let v = c.forgottenCoefficientResidual { out["forgotten_coefficient_residual"] = v }
@@ -226,21 +228,6 @@ func medianDistance(_ x: Matrix, seed: UInt64) -> Double {
     }
     distances.sort()
     return max(distances[distances.count / 2], 1e-12)
-}
-
-/// Reads ids from "1,2,3" or a file with ids separated by commas, spaces or newlines.
-func parseIDs(_ text: String, source: String) throws -> [Int] {
-    var out: [Int] = []
-    for (lineNumber, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-        let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        for token in content.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" || $0 == "\r" }) {
-            guard let id = Int(token) else {
-                throw Failure("\(source):\(lineNumber + 1): '\(token)' is not an integer id")
-            }
-            out.append(id)
-        }
-    }
-    return out
 }
 
 /// The mean and the sample standard deviation (0 for a single value).

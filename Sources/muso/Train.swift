@@ -119,6 +119,8 @@ struct Train: ParsableCommand {
         let trainAccuracy = accuracy(predicted, loaded.labels)
         let file = ModelFile(model: model, featureMap: mapDescription, data: loaded.description, coding: chosenCoding)
         Progress.report("writing \(output)")
+        let lock = try FileLock.acquire(output, wait: 0)
+        defer { lock.release() }
         try file.write(to: output)
         if common.json {
             try printJSON(["model": output, "samples": model.sampleCount, "features": m, "outputs": model.outputCount,
@@ -135,6 +137,9 @@ struct Train: ParsableCommand {
 }
 
 /// Reads a model file, resolving a .npy feature file from its stored path.
+/// A command that only reads also removes temporary files a killed writer
+/// left next to it, when no request holds the model's lock.
 func readModel(_ path: String) throws -> ModelFile {
-    try ModelFile.read(from: path) { npy in FeatureSource.provided(by: try NPYFile(path: npy)) }
+    FileLock.removeStaleTemporaries(of: path)
+    return try ModelFile.read(from: path) { npy in FeatureSource.provided(by: try NPYFile(path: npy)) }
 }

@@ -158,7 +158,7 @@ struct AtomicFileTests {
         try AtomicFile.write(Array("previous".utf8), to: path)
         let big = [UInt8](repeating: 7, count: 100_000)
         #expect(errorMessage {
-            try big.withUnsafeBytes { try AtomicFile.write(chunks: [$0], to: path, failAfter: 50_000) }
+            try big.withUnsafeBytes { try AtomicFile.write(chunks: [$0], to: path, replacing: nil, failAfter: 50_000) }
         }.contains("No space left on device"))
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "previous")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["f.bin"])
