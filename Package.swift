@@ -23,15 +23,13 @@ let package = Package(
         ),
         .target(
             name: "LinearAlgebra",
-            dependencies: ["_COpenBLAS", "_CKernels"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            dependencies: ["_COpenBLAS", "_CKernels"]
         ),
         // Vectorised kernels (sin/cos; panel products for triangular
         // factors), one build per instruction set, dispatched at run time. No
         // stable API (see its README).
         .target(
-            name: "_CKernels",
-            cSettings: [.unsafeFlags(["-O3"])]
+            name: "_CKernels"
         ),
         .target(
             name: "Unlearning",

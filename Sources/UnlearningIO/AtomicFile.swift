@@ -246,9 +246,18 @@ public final class FileLock {
 /// process kills itself (SIGKILL, as `kill -9` would) when it reaches that
 /// point: `after-lock`, `after-read`, `after-compute`, `before-rename`,
 /// `after-rename`, or `write:<bytes>` (after that many bytes of the
-/// temporary file). Used by the fault-injection tests; inert otherwise.
+/// temporary file). With `MUSO_FAULT_DELAY=<point>:<seconds>` it sleeps
+/// there instead, which widens a read-modify-write so that the concurrency
+/// tests would see a lost update if the lock did not serialise requests.
+/// Used by the tests; inert otherwise.
 package enum FaultInjection {
     static let setting: String? = ProcessInfo.processInfo.environment["MUSO_FAULT_INJECT"]
+
+    static let delay: (point: String, seconds: Double)? = {
+        guard let s = ProcessInfo.processInfo.environment["MUSO_FAULT_DELAY"],
+              let colon = s.lastIndex(of: ":"), let seconds = Double(s[s.index(after: colon)...]), seconds >= 0, seconds < 60 else { return nil }
+        return (String(s[..<colon]), seconds)
+    }()
 
     static let killAfterBytes: Int? = {
         guard let s = setting, s.hasPrefix("write:") else { return nil }
@@ -258,6 +267,7 @@ package enum FaultInjection {
     /// Kills the process if `name` is the configured point.
     package static func point(_ name: String) {
         if setting == name { kill(name) }
+        if let delay, delay.point == name { usleep(UInt32(delay.seconds * 1e6)) }
     }
 
     static func kill(_ name: String) -> Never {

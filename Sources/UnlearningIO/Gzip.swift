@@ -1,36 +1,121 @@
 import Foundation
 internal import _CZlib
 
-/// Reads a whole file, gunzipping it when it is gzip-compressed (zlib's
-/// `gzread` reads plain files unchanged).
-/// - Throws: `unreadable` when the file cannot be opened, `truncated` or
-///   `malformed` when the gzip stream is cut short or corrupt.
-/// - Complexity: O(size of the uncompressed data).
-public func readPossiblyCompressedFile(_ path: String) throws -> [UInt8] {
-    guard FileManager.default.fileExists(atPath: path) else {
-        throw DataError.unreadable(path: path, reason: "no such file")
-    }
-    guard let file = gzopen(path, "rb") else {
-        throw DataError.unreadable(path: path, reason: systemError())
-    }
-    defer { gzclose(file) }
-    gzbuffer(file, 1 << 20)
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 20)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
-        if n < 0 {
-            var code: Int32 = 0
-            let message = gzerror(file, &code).map { String(cString: $0) } ?? "zlib error"
-            throw DataError.malformed(path: path, reason: "corrupt gzip stream (\(message))")
+/// Decompression of gzip data in memory, never beyond a stated number of
+/// bytes: the output grows only as far as the caller's limit, so a small
+/// file that inflates to gigabytes is refused after `limit` bytes instead of
+/// being read whole. Concatenated gzip members are read as one stream, as
+/// `gunzip` does.
+final class Inflater {
+    /// On the heap: zlib keeps a pointer back to the z_stream and refuses
+    /// (Z_STREAM_ERROR) a stream that has moved.
+    private let stream: UnsafeMutablePointer<z_stream>
+    private let input: [UInt8]
+    private let path: String
+    private var consumed = 0
+    private(set) var finished = false
+    private var initialised = false
+
+    /// Whether `bytes` start with the gzip magic 1f 8b.
+    static func isGzip(_ bytes: [UInt8]) -> Bool { bytes.count >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b }
+
+    init(_ input: [UInt8], path: String) throws {
+        self.input = input
+        self.path = path
+        stream = .allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        // 15 + 16: a gzip wrapper, 32 KiB window.
+        let status = inflateInit2_(stream, 15 + 16, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        guard status == Z_OK else {
+            stream.deallocate()
+            throw DataError.malformed(path: path, reason: "zlib could not start (status \(status))")
         }
-        if n == 0 { break }
-        out.append(contentsOf: chunk[0..<Int(n)])
+        initialised = true
     }
-    var code: Int32 = 0
-    let message = gzerror(file, &code).map { String(cString: $0) } ?? ""
-    if code != Z_OK && code != Z_STREAM_END {
-        throw DataError.malformed(path: path, reason: "gzip stream ends early or is corrupt (\(message))")
+
+    deinit {
+        end()
+        stream.deallocate()
+    }
+
+    func end() {
+        if initialised { inflateEnd(stream); initialised = false }
+    }
+
+    /// Up to `count` more bytes of output (fewer only at the end of the data).
+    /// Memory grows with the output actually produced (chunks of at most
+    /// 1 MiB), not with `count`: a header announcing gigabytes over a short
+    /// stream allocates only what the stream yields.
+    /// - Throws: `malformed` for a corrupt or truncated stream.
+    func read(_ count: Int) throws -> [UInt8] {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: min(count, 1 << 20))
+        while out.count < count && !finished {
+            let want = min(count - out.count, chunk.count)
+            let got = try fill(&chunk, want)
+            out.append(contentsOf: chunk[0..<got])
+        }
+        return out
+    }
+
+    /// Inflates into `buffer[0..<want]`; returns the bytes produced.
+    private func fill(_ buffer: inout [UInt8], _ want: Int) throws -> Int {
+        var produced = 0
+        while produced < want && !finished {
+            let chunkIn = min(input.count - consumed, 1 << 30)
+            let before = (consumed, produced)
+            let status: Int32 = input.withUnsafeBufferPointer { src in
+                buffer.withUnsafeMutableBufferPointer { dst in
+                    stream.pointee.next_in = UnsafeMutablePointer(mutating: src.baseAddress! + consumed)
+                    stream.pointee.avail_in = UInt32(chunkIn)
+                    stream.pointee.next_out = dst.baseAddress! + produced
+                    stream.pointee.avail_out = UInt32(want - produced)
+                    let status = inflate(stream, Z_NO_FLUSH)
+                    consumed += chunkIn - Int(stream.pointee.avail_in)
+                    produced = want - Int(stream.pointee.avail_out)
+                    return status
+                }
+            }
+            switch status {
+            case Z_OK:
+                continue
+            case Z_STREAM_END:
+                // Another member may follow (skip zero padding, as gzip does).
+                while consumed < input.count, input[consumed] == 0 { consumed += 1 }
+                if consumed == input.count {
+                    finished = true
+                } else {
+                    guard inflateReset(stream) == Z_OK else { throw DataError.malformed(path: path, reason: "corrupt gzip stream") }
+                }
+            case Z_BUF_ERROR:
+                // No progress possible: the input ended inside a member.
+                if consumed == input.count {
+                    throw DataError.malformed(path: path, reason: "the gzip stream ends early (truncated file)")
+                }
+                // Never loop without progress.
+                guard (consumed, produced) != before else { throw DataError.malformed(path: path, reason: "corrupt gzip stream (no progress)") }
+                continue
+            default:
+                let message = stream.pointee.msg.map { String(cString: $0) } ?? "status \(status)"
+                throw DataError.malformed(path: path, reason: "corrupt gzip stream (\(message))")
+            }
+        }
+        return produced
+    }
+}
+
+/// The contents of `bytes`, gunzipped when they start with the gzip magic,
+/// refused when they hold more than `limit` bytes once decompressed.
+/// - Complexity: O(decompressed size), at most `limit` bytes of memory.
+func decompressed(_ bytes: [UInt8], path: String, limit: Int) throws -> [UInt8] {
+    guard Inflater.isGzip(bytes) else {
+        guard bytes.count <= limit else { throw DataError.malformed(path: path, reason: "\(bytes.count) bytes, more than the \(limit) accepted") }
+        return bytes
+    }
+    let inflater = try Inflater(bytes, path: path)
+    let out = try inflater.read(limit)
+    if !inflater.finished, try !inflater.read(1).isEmpty {
+        throw DataError.malformed(path: path, reason: "decompresses to more than the \(limit) bytes accepted")
     }
     return out
 }

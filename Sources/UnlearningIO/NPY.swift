@@ -19,7 +19,21 @@ public struct NPYHeader: Sendable, Equatable {
     /// Where the data start.
     public var dataOffset: Int
 
+    /// The longest header dictionary read (numpy itself refuses more than
+    /// 10000 bytes by default).
+    public static let maximumHeaderLength = 65536
+
     /// Parses the header at the start of `bytes` (`count` bytes available).
+    ///
+    /// The dictionary is parsed as the Python literal numpy writes, and
+    /// nothing else is accepted: exactly the keys 'descr' (a string),
+    /// 'fortran_order' (True or False) and 'shape' (a tuple of non-negative
+    /// integers, `(n,)` for one dimension), each once, in any order, with an
+    /// optional trailing comma, then spaces and a newline up to the announced
+    /// length. The element count and byte length are computed with overflow
+    /// checks.
+    /// - Throws: `malformed` or `truncated`, naming the file and quoting at
+    ///   most a short excerpt of the header.
     public init(bytes: UnsafeRawBufferPointer, path: String) throws {
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
@@ -36,52 +50,153 @@ public struct NPYHeader: Sendable, Equatable {
         default:
             throw DataError.malformed(path: path, reason: ".npy format version \(major).\(bytes[7]) is not supported (1.0, 2.0, 3.0 are)")
         }
+        guard bytes[7] == 0 else {
+            throw DataError.malformed(path: path, reason: ".npy format version \(major).\(bytes[7]) is not supported (1.0, 2.0, 3.0 are)")
+        }
+        guard headerLength <= Self.maximumHeaderLength else {
+            throw DataError.malformed(path: path, reason: ".npy header of \(headerLength) bytes (at most \(Self.maximumHeaderLength) are read)")
+        }
         guard bytes.count >= start + headerLength else {
             throw DataError.truncated(path: path, expected: start + headerLength, actual: bytes.count)
         }
-        guard let dict = String(bytes: bytes[start..<(start + headerLength)], encoding: major == 3 ? .utf8 : .isoLatin1) else {
-            throw DataError.malformed(path: path, reason: "unreadable .npy header")
-        }
-        func value(_ key: String) throws -> Substring {
-            guard let r = dict.range(of: "'\(key)'") else { throw DataError.malformed(path: path, reason: ".npy header has no '\(key)': \(dict)") }
-            var rest = dict[r.upperBound...].drop { $0 == " " }
-            guard rest.first == ":" else { throw DataError.malformed(path: path, reason: "bad .npy header: \(dict)") }
-            rest = rest.dropFirst().drop { $0 == " " }
-            return rest
-        }
-        let descrField = try value("descr")
-        guard descrField.first == "'" , let close = descrField.dropFirst().firstIndex(of: "'") else {
-            throw DataError.malformed(path: path, reason: "bad 'descr' in .npy header: \(dict)")
-        }
-        let descr = String(descrField[descrField.index(after: descrField.startIndex)..<close])
+        var parser = NPYHeaderParser(bytes: Array(bytes[start..<(start + headerLength)]), path: path)
+        let (descr, fortran, shape) = try parser.parse()
         let normalized = descr == "<u1" ? "|u1" : descr
         guard let element = Element(rawValue: normalized) else {
             let hint = descr.hasPrefix(">") ? " (big-endian data: convert with arr.astype('<f8'))" : " (float64, float32, int64, int32 and uint8, little-endian, are)"
-            throw DataError.malformed(path: path, reason: "dtype '\(descr)' is not supported\(hint)")
+            throw DataError.malformed(path: path, reason: "dtype '\(excerpt(descr))' is not supported\(hint)")
         }
-        let fortran = try value("fortran_order")
-        guard fortran.hasPrefix("True") || fortran.hasPrefix("False") else {
-            throw DataError.malformed(path: path, reason: "bad 'fortran_order' in .npy header: \(dict)")
+        var count = 1
+        for d in shape {
+            let (p, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow else { throw DataError.malformed(path: path, reason: "the .npy shape \(shape) has more elements than fit in memory") }
+            count = p
         }
-        let shapeField = try value("shape")
-        guard shapeField.first == "(", let closing = shapeField.firstIndex(of: ")") else {
-            throw DataError.malformed(path: path, reason: "bad 'shape' in .npy header: \(dict)")
-        }
-        var shape: [Int] = []
-        for part in shapeField[shapeField.index(after: shapeField.startIndex)..<closing].split(separator: ",") {
-            let t = part.trimmingCharacters(in: .whitespaces)
-            if t.isEmpty { continue }
-            guard let v = Int(t), v >= 0 else { throw DataError.malformed(path: path, reason: "bad dimension '\(t)' in .npy shape") }
-            shape.append(v)
+        let (byteCount, overflow) = count.multipliedReportingOverflow(by: element.size)
+        guard !overflow, byteCount <= Int.max - start - headerLength else {
+            throw DataError.malformed(path: path, reason: "the .npy shape \(shape) has more bytes than fit in memory")
         }
         self.element = element
-        self.fortranOrder = fortran.hasPrefix("True")
+        self.fortranOrder = fortran
         self.shape = shape
         self.dataOffset = start + headerLength
+        self.count = count
+        self.byteCount = byteCount
     }
 
-    /// Number of elements.
-    public var count: Int { shape.reduce(1, *) }
+    /// Number of elements (checked: no overflow).
+    public let count: Int
+    /// Bytes of data after the header (checked: no overflow).
+    public let byteCount: Int
+}
+
+/// A parser for the Python dict literal of a .npy header, byte by byte.
+struct NPYHeaderParser {
+    let bytes: [UInt8]
+    let path: String
+    var i = 0
+
+    init(bytes: [UInt8], path: String) { self.bytes = bytes; self.path = path }
+
+    func fail(_ what: String) -> DataError {
+        let text = String(decoding: bytes.prefix(120), as: UTF8.self)
+        return .malformed(path: path, reason: "bad .npy header (\(what) at byte \(i)): \(excerpt(text, limit: 80))")
+    }
+
+    mutating func skipSpaces() { while i < bytes.count, bytes[i] == 0x20 { i += 1 } }
+
+    mutating func expect(_ c: UInt8) throws {
+        skipSpaces()
+        guard i < bytes.count, bytes[i] == c else { throw fail("expected '\(Character(Unicode.Scalar(c)))'") }
+        i += 1
+    }
+
+    mutating func string() throws -> String {
+        skipSpaces()
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "'") else { throw fail("expected a quoted string") }
+        i += 1
+        let begin = i
+        while i < bytes.count, bytes[i] != UInt8(ascii: "'") {
+            guard bytes[i] >= 0x20, bytes[i] < 0x7f, bytes[i] != UInt8(ascii: "\\") else { throw fail("unexpected byte in a string") }
+            i += 1
+        }
+        guard i < bytes.count else { throw fail("unterminated string") }
+        let value = String(decoding: bytes[begin..<i], as: UTF8.self)
+        i += 1
+        return value
+    }
+
+    mutating func word(_ w: String) -> Bool {
+        let u = Array(w.utf8)
+        guard i + u.count <= bytes.count, Array(bytes[i..<(i + u.count)]) == u else { return false }
+        i += u.count
+        return true
+    }
+
+    mutating func boolean() throws -> Bool {
+        skipSpaces()
+        if word("True") { return true }
+        if word("False") { return false }
+        throw fail("expected True or False")
+    }
+
+    mutating func integer() throws -> Int {
+        skipSpaces()
+        let begin = i
+        while i < bytes.count, (0x30...0x39).contains(bytes[i]) { i += 1 }
+        guard i > begin, i - begin <= 19, let v = Int(String(decoding: bytes[begin..<i], as: UTF8.self)) else {
+            throw fail("expected a non-negative integer")
+        }
+        return v
+    }
+
+    mutating func tuple() throws -> [Int] {
+        try expect(UInt8(ascii: "("))
+        var out: [Int] = []
+        skipSpaces()
+        if i < bytes.count, bytes[i] == UInt8(ascii: ")") { i += 1; return out }
+        while true {
+            out.append(try integer())
+            guard out.count <= 32 else { throw fail("more than 32 dimensions") }
+            skipSpaces()
+            guard i < bytes.count else { throw fail("unterminated shape") }
+            if bytes[i] == UInt8(ascii: ")") {
+                guard out.count >= 2 else { throw fail("a one-element shape needs its comma, (n,)") }
+                i += 1; return out
+            }
+            try expect(UInt8(ascii: ","))
+            skipSpaces()
+            if i < bytes.count, bytes[i] == UInt8(ascii: ")") { i += 1; return out }
+        }
+    }
+
+    /// The three fields; everything after the closing brace must be spaces
+    /// and one final newline.
+    mutating func parse() throws -> (descr: String, fortran: Bool, shape: [Int]) {
+        var descr: String?, fortran: Bool?, shape: [Int]?
+        try expect(UInt8(ascii: "{"))
+        while true {
+            skipSpaces()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; break }
+            let key = try string()
+            try expect(UInt8(ascii: ":"))
+            switch key {
+            case "descr" where descr == nil: descr = try string()
+            case "fortran_order" where fortran == nil: fortran = try boolean()
+            case "shape" where shape == nil: shape = try tuple()
+            default: throw fail("unexpected or repeated key '\(excerpt(key))'")
+            }
+            skipSpaces()
+            guard i < bytes.count else { throw fail("unterminated dictionary") }
+            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+            try expect(UInt8(ascii: "}"))
+            break
+        }
+        skipSpaces()
+        guard i == bytes.count - 1, bytes[i] == 0x0A else { throw fail("the header must end with spaces and a newline") }
+        guard let descr, let fortran, let shape else { throw fail("the keys 'descr', 'fortran_order' and 'shape' are all required") }
+        return (descr, fortran, shape)
+    }
 }
 
 /// A `.npy` file mapped into memory (`mmap`, read-only): a 2-D array is read
@@ -96,12 +211,8 @@ public final class NPYFile: FeatureBlockProvider, @unchecked Sendable {
 
     /// Maps the file and checks that it holds the data its header announces.
     public init(path: String) throws {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw DataError.unreadable(path: path, reason: systemError()) }
+        let (fd, size, _) = try InputFile.open(path)
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw DataError.unreadable(path: path, reason: systemError()) }
-        let size = Int(st.st_size)
         guard size > 0 else { throw DataError.malformed(path: path, reason: "empty file, not a .npy file") }
         guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
             throw DataError.unreadable(path: path, reason: "mmap: \(systemError())")
@@ -113,10 +224,18 @@ public final class NPYFile: FeatureBlockProvider, @unchecked Sendable {
             munmap(p, size)
             throw error
         }
-        let needed = header.dataOffset + header.count * header.element.size
+        let needed = header.dataOffset + header.byteCount
         guard size >= needed else {
             munmap(p, size)
             throw DataError.truncated(path: path, expected: needed, actual: size)
+        }
+        guard size == needed else {
+            munmap(p, size)
+            throw DataError.malformed(path: path, reason: "\(size - needed) bytes after the data the .npy header announces")
+        }
+        guard header.shape.count <= 2 else {
+            munmap(p, size)
+            throw DataError.malformed(path: path, reason: "a \(header.shape.count)-dimensional array (shape \(header.shape)); a vector or a matrix is expected")
         }
         madvise(p, size, MADV_SEQUENTIAL)
         self.path = path
@@ -170,10 +289,19 @@ public final class NPYFile: FeatureBlockProvider, @unchecked Sendable {
         guard header.shape.count == 1 || (header.shape.count == 2 && header.shape[1] == 1) else {
             throw DataError.malformed(path: path, reason: "shape \(header.shape), expected a 1-D array")
         }
+        let p = base + header.dataOffset
         return try (0..<rowCount).map { i in
-            let v = element(i)
-            guard v.isFinite, v == v.rounded() else { throw DataError.malformed(path: path, reason: "element \(i) = \(v) is not an integer") }
-            return Int(v)
+            switch header.element {
+            case .int64: return Int(p.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))
+            case .int32: return Int(p.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))
+            case .uint8: return Int(p.load(fromByteOffset: i, as: UInt8.self))
+            case .float64, .float32:
+                let v = element(i)
+                guard let exact = Int(exactly: v) else {
+                    throw DataError.malformed(path: path, reason: "element \(i) = \(v) is not an integer (ids and labels must be exact integers)")
+                }
+                return exact
+            }
         }
     }
 }

@@ -27,14 +27,37 @@ public enum NetworkFile {
     /// then checks that the payload holds exactly the widths' parameters.
     /// - Complexity: O(file size).
     public static func read(from path: String) throws -> MLP {
-        let file = try ContainerFile.read(from: path, magic: magic, version: version, kind: "network")
+        try decode(ContainerFile.read(from: path, magic: magic, version: version, kind: "network"), path: path)
+    }
+
+    /// `read` on bytes in memory (`path` names them in errors).
+    public static func decode(_ bytes: [UInt8], path: String) throws -> MLP {
+        try decode(ContainerFile.parse(bytes, path: path, magic: magic, version: version, kind: "network"), path: path)
+    }
+
+    static func decode(_ file: ContainerFile.Contents, path: String) throws -> MLP {
         let widths = try file.decodeHeader(Header.self, path: path).widths
-        guard widths.count >= 2, widths.allSatisfy({ $0 >= 1 }) else { throw DataError.malformed(path: path, reason: "bad widths \(widths)") }
-        let expected = (1..<widths.count).reduce(0) { $0 + widths[$1 - 1] * widths[$1] + widths[$1] }
+        guard widths.count >= 2, widths.count <= 1024, widths.allSatisfy({ $0 >= 1 }) else {
+            throw DataError.malformed(path: path, reason: "bad widths \(widths.prefix(8))\(widths.count > 8 ? "..." : "")")
+        }
+        // The parameter count with overflow checks: the widths are untrusted.
+        var expected = 0
+        for l in 1..<widths.count {
+            let (w, o1) = widths[l - 1].multipliedReportingOverflow(by: widths[l])
+            let (wb, o2) = w.addingReportingOverflow(widths[l])
+            let (sum, o3) = expected.addingReportingOverflow(wb)
+            guard !o1, !o2, !o3, sum <= file.payload.count / 8 else {
+                throw DataError.malformed(path: path, reason: "the widths \(widths.prefix(8)) announce more parameters than the payload of \(file.payload.count) bytes holds")
+            }
+            expected = sum
+        }
         guard file.payload.count == 8 * expected else {
             throw DataError.malformed(path: path, reason: "payload of \(file.payload.count) bytes for widths \(widths)")
         }
         let values = file.doubles(at: 0, count: expected)
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw DataError.malformed(path: path, reason: "parameter \(bad) is not finite (NaN or infinity)")
+        }
         var offset = 0
         var weights: [Matrix] = [], biases: [[Double]] = []
         for l in 1..<widths.count {

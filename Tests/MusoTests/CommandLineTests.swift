@@ -6,15 +6,7 @@ import TestSupport
 /// and stderr.
 @Suite("muso command line", .serialized)
 struct CommandLineTests {
-    var binary: String {
-        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [here, here.deletingLastPathComponent()] {
-            let path = candidate.appendingPathComponent("muso").path
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/muso").path
-    }
+    var binary: String { musoBinary() }
 
     func muso(_ arguments: String...) throws -> (status: Int32, stdout: String, stderr: String) {
         try runProgram(binary, arguments)
@@ -195,6 +187,17 @@ struct CommandLineTests {
             for o in options { #expect(r.stdout.contains(o), "muso \(command) --help lacks \(o)") }
         }
     }
+}
+
+/// The `muso` executable built with the tests.
+func musoBinary() -> String {
+    let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for candidate in [here, here.deletingLastPathComponent()] {
+        let path = candidate.appendingPathComponent("muso").path
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent(".build/debug/muso").path
 }
 
 /// A tiny deterministic generator for test data (no dependency on the engine).

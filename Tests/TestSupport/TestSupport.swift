@@ -131,18 +131,42 @@ public func temporaryDirectory(_ name: String = #function) throws -> String {
 }
 
 /// Runs a program and returns its exit status, stdout and stderr.
-public func runProgram(_ path: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+public func runProgram(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let r = try RunningProgram(path, arguments, environment: environment).finish()
+    return (r.status, r.stdout, r.stderr)
+}
+
+/// A program started in the background; `finish()` waits for it. Output
+/// goes to temporary files (not pipes), so many programs can run at once
+/// without filling a pipe.
+public final class RunningProgram {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    let outPath: String, errPath: String
+
+    public init(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        let base = NSTemporaryDirectory() + "/muso-run-\(UUID().uuidString)"
+        outPath = base + ".out"; errPath = base + ".err"
+        FileManager.default.createFile(atPath: outPath, contents: nil)
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        try process.run()
+    }
+
+    /// Waits; `killedBySignal` is the signal that ended the program, if one did.
+    public func finish() throws -> (status: Int32, stdout: String, stderr: String, killedBySignal: Int32?) {
+        process.waitUntilExit()
+        let o = try String(contentsOfFile: outPath, encoding: .utf8), e = try String(contentsOfFile: errPath, encoding: .utf8)
+        try? FileManager.default.removeItem(atPath: outPath)
+        try? FileManager.default.removeItem(atPath: errPath)
+        let signal = process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil
+        return (process.terminationStatus, o, e, signal)
+    }
 }
 
 /// Runs python3 with numpy on `script`; nil when python3 or numpy is missing.
