@@ -65,8 +65,13 @@ struct TrustTests {
         try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
     }
 
-    @Test("concurrent forget processes with disjoint ids: every request lands, the model equals retraining without all of them")
-    func concurrentRequests() throws {
+    /// Rounds of the concurrency test: 1 in CI; `MUSO_CONCURRENCY_ROUNDS=20`
+    /// for the figure in docs/trust.md.
+    static let rounds = Int(ProcessInfo.processInfo.environment["MUSO_CONCURRENCY_ROUNDS"] ?? "") ?? 1
+
+    @Test("concurrent forget processes with disjoint ids: every request lands, the model equals retraining without all of them",
+          arguments: 0..<rounds)
+    func concurrentRequests(round: Int) throws {
         let dir = try temporaryDirectory()
         try writeCSV(dir + "/train.csv")
         let model = dir + "/m.muso"

@@ -57,7 +57,7 @@ struct IDXTests {
         var corrupt = [UInt8](original)
         for i in 40..<80 { corrupt[i] ^= 0x5a }
         try Data(corrupt).write(to: URL(fileURLWithPath: dir + "/corrupt.gz"))
-        #expect(!errorMessage { _ = try IDXArray(contentsOf: dir + "/corrupt.gz") }.isEmpty)
+        #expect(errorMessage { _ = try IDXArray(contentsOf: dir + "/corrupt.gz") }.contains("corrupt.gz: corrupt gzip stream"))
     }
 }
 
