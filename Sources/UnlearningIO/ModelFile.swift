@@ -289,6 +289,8 @@ public struct ModelFile: Sendable {
         do {
             model = try MinNormModel(features: features, rows: rows, snapshot: snapshot)
             if checkingConsistency { try model.checkConsistency() }
+        } catch let UnlearningError.inconsistentState(reason) {
+            throw bad(reason)
         } catch {
             throw bad("\(error)")
         }

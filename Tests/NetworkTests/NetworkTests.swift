@@ -162,7 +162,7 @@ struct HeadTests {
         // The two oracles disagree, so the check above tells the variants apart.
         #expect(SoftmaxCrossEntropy.predictions(logitsL) != oracle)
         #expect(errorMessage {
-            try byLabels.relabel(net, initialHead: w0, retainInputs: xR, forgetInputs: xF, ridge: 0, generator: &g3)
+            _ = try byLabels.relabel(net, initialHead: w0, retainInputs: xR, forgetInputs: xF, ridge: 0, generator: &g3)
         }.contains("relabeling from the retained labels needs one label per retained sample"))
     }
 
@@ -211,7 +211,7 @@ struct HeadTests {
         // A relabel network of another shape is refused.
         muso.relabelNetwork = try MLP(widths: [14, 30, 3], seed: 1)
         #expect(errorMessage {
-            try muso.relabel(trained, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF, ridge: 0, generator: &g1)
+            _ = try muso.relabel(trained, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF, ridge: 0, generator: &g1)
         }.contains("the relabel network has widths [14, 30, 3]"))
     }
 

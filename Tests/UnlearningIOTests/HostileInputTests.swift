@@ -27,7 +27,7 @@ struct HostileInputTests {
         // Dimensions whose product overflows, and one that announces 2^60 bytes over a tiny stream.
         let overflow = try gzip([0, 0, 8, 4] + [UInt8](repeating: 0xff, count: 16))
         #expect(errorMessage { _ = try IDXArray(possiblyCompressed: overflow, path: "o.gz") }.contains("overflow"))
-        let huge = try gzip([0, 0, 8, 3, 0x10, 0, 0, 0, 0x10, 0, 0, 0, 0x10, 0, 0, 0, 1, 2, 3])
+        let huge = try gzip([0, 0, 8, 2, 0x10, 0, 0, 0, 0x10, 0, 0, 0, 1, 2, 3])
         #expect(errorMessage { _ = try IDXArray(possiblyCompressed: huge, path: "h.gz") }.contains("more than the"))
         // The same through a regular file, and the uncompressed overflow.
         #expect(errorMessage { _ = try IDXArray(bytes: [0, 0, 8, 4] + [UInt8](repeating: 0xff, count: 16), path: "o.idx") }.contains("overflow"))
@@ -56,9 +56,9 @@ struct HostileInputTests {
     func csvCells() throws {
         let long = "a,label\n" + String(repeating: "1", count: 50 << 20) + ",0\n"
         let start = Date()
-        let message = errorMessage { _ = try CSV.parse(long, path: "long.csv") }
-        #expect(message.contains("long.csv:2: a field longer than 4096 bytes"), "\(message.prefix(200))")
-        #expect(message.count < 300)
+        let refusal = errorMessage { _ = try CSV.parse(long, path: "long.csv") }
+        #expect(refusal.contains("long.csv:2: a field longer than 4096 bytes"), "\(refusal.prefix(200))")
+        #expect(refusal.count < 300)
         #expect(Date().timeIntervalSince(start) < 20)
         func message(_ text: String) -> String { errorMessage { _ = try CSV.parse(text, path: "c.csv") } }
         for cell in ["0x10", "1,5", "inf", "1.5abc", "1e999", "--1", "1e", "."] where !cell.contains(",") {
