@@ -187,6 +187,39 @@ struct TrustTests {
         #expect(outcomes.old == 49 && outcomes.new == 1, "\(outcomes)")
     }
 
+    @Test("a model whose stored coefficients were altered (checksum re-sealed) is refused before any request, by every command")
+    func alteredModel() throws {
+        let dir = try temporaryDirectory()
+        try writeCSV(dir + "/train.csv")
+        let model = dir + "/m.muso"
+        try train(dir + "/train.csv", model)
+        // Add 1e-3 to the first dual coefficient and re-seal the CRC-32, as an
+        // attacker or a bad disk controller with a recomputed checksum would.
+        let p = try python("""
+        import json, struct, zlib
+        b = bytearray(open('\(model)', 'rb').read())
+        h = struct.unpack_from('<Q', b, 12)[0]
+        header = json.loads(bytes(b[32:32 + h]))
+        offset = 32 + h
+        for a in header['arrays']:
+            if a['name'] == 'dual':
+                v = struct.unpack_from('<d', b, offset)[0]
+                struct.pack_into('<d', b, offset, v + 1e-3)
+            offset += 8 * a['rows'] * a['columns']
+        struct.pack_into('<I', b, 28, zlib.crc32(bytes(b[32:])) & 0xffffffff)
+        open('\(dir)/altered.muso', 'wb').write(b)
+        """)
+        try #require(p.status == 0, "python3 is needed: \(p.stderr)")
+        let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/altered.muso"))
+        for command in [["forget", dir + "/altered.muso", "--ids", "1001"], ["forget", dir + "/altered.muso", "--ids", "1001", "--accept-unverified"],
+                        ["inspect", dir + "/altered.muso"]] {
+            let r = try muso(command)
+            #expect(r.status != 0 && r.stderr.contains("altered.muso: inconsistent model") && r.stderr.contains("stationarity residual"),
+                    "\(command): \(r.stderr)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/altered.muso")) == before)
+    }
+
     @Test("replacing a model keeps its mode, writes through a symbolic link, refuses special files")
     func filesAroundTheModel() throws {
         let dir = try temporaryDirectory()
