@@ -96,12 +96,25 @@ struct Forget: ParsableCommand {
         }
         Progress.report("forgetting \(request.count) samples")
         let when = Date()
-        let (result, seconds) = try timed {
+        // --verify: retrain first (timed apart from the request), then hold
+        // the request's result to it before anything is written.
+        var oracle: Matrix?
+        if verify {
+            Progress.report("retraining from scratch (\(route.rawValue)) to verify")
+            oracle = try file.model.retrainedParameters(excluding: request, route: route.route)
+        }
+        var (result, seconds) = try timed {
             do {
-                return try file.model.forget(ids: request, verification: verify ? .oracle(route.route) : .cheap,
-                                             acceptingUnverified: acceptUnverified)
+                return try file.model.forget(ids: request, acceptingUnverified: acceptUnverified)
             } catch let UnlearningError.unverifiedResult(certificate) {
                 throw Failure("the request was not applied: its certificate fails (\(certificate.verdict)); \(model) unchanged. Check the model (muso inspect), or pass --accept-unverified to apply it anyway, labelled unverified")
+            }
+        }
+        if let oracle {
+            result.certificate.oracleDistance = try file.model.distance(of: file.model.parameters(), toRetrained: oracle)
+            result.certificate.oracleRoute = route.route
+            if case .unverified = result.certificate.verdict, !acceptUnverified {
+                throw Failure("the request was not applied: retraining disagrees (\(result.certificate.verdict)); \(model) unchanged")
             }
         }
         FaultInjection.point("after-compute")

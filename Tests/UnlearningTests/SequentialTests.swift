@@ -25,6 +25,9 @@ struct SequentialTests {
         #expect(factorDrift <= 1e-12)
         #expect(worstResidual <= 1e-10)
         #expect(model.ids == keep)
+        // After 200 requests the state still passes the load-time check (its
+        // tolerances cover the drift of a long sequence).
+        try model.checkConsistency()
         // The incrementally updated theta equals theta0 + Phi_R^T A_R recomputed.
         var fresh = model
         try fresh.forget(ids: [keep[0]], updateParameters: false)
@@ -47,6 +50,7 @@ struct SequentialTests {
         print("primal: 200 sequential downdates, N = 600 -> 400, M = 50: distance to retraining \(drift), factor drift \(try model.factorDrift())")
         #expect(drift <= 1e-9)
         #expect(try model.factorDrift() <= 1e-12)
+        try model.checkConsistency()
     }
 
     @Test("streamed features give the same unlearning as held ones, with ridge")
