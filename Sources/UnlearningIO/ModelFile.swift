@@ -266,7 +266,7 @@ public struct ModelFile: Sendable {
         guard let form = MinNormModel.Form(rawValue: header.form) else {
             throw DataError.malformed(path: path, reason: "unknown model form '\(excerpt(header.form))'")
         }
-        try validate(header, arrays: arrays, form: form, path: path)
+        try validate(header, arrays: arrays, form: form, path: path, fileBytes: container.bytes.count)
         let features: FeatureSource
         var rows: [Int]? = nil
         if header.featureMap.kind == "npy" {
@@ -303,7 +303,7 @@ public struct ModelFile: Sendable {
     /// anything is allocated from them (a feature map's M x d projection is
     /// made only once M and d agree with arrays whose size the file's length
     /// bounds).
-    static func validate(_ h: Header, arrays: [String: Matrix], form: MinNormModel.Form, path: String) throws {
+    static func validate(_ h: Header, arrays: [String: Matrix], form: MinNormModel.Form, path: String, fileBytes: Int) throws {
         func bad(_ reason: String) -> DataError { .malformed(path: path, reason: "inconsistent model: \(reason)") }
         guard let theta0 = arrays["theta0"], let targets = arrays["targets"] else {
             throw DataError.malformed(path: path, reason: "the file lacks the arrays 'theta0' and 'targets'")
@@ -329,6 +329,14 @@ public struct ModelFile: Sendable {
             guard x.rows == n else { throw bad("\(x.rows) input rows for N = \(n) ids") }
             guard let b = h.featureMap.bandwidth, b.isFinite, b > 0 else { throw bad("feature map bandwidth or scale must be finite and > 0") }
             guard h.featureMap.seed != nil else { throw bad("the feature map's seed is missing") }
+            // The map holds an (M/2 or M) x d projection: bounded by what the
+            // file's size can justify (16 bytes of projection per byte of
+            // file, plus 256 MB), so a small file cannot ask for gigabytes.
+            let (entries, o1) = m.multipliedReportingOverflow(by: d)
+            let (bytes, o2) = entries.multipliedReportingOverflow(by: 8)
+            guard !o1, !o2, bytes <= 16 * fileBytes + (256 << 20) else {
+                throw bad("a feature map of M = \(m) features in d = \(d) dimensions needs more memory than a file of \(fileBytes) bytes justifies")
+            }
         case "npy":
             guard let r = h.featureMap.rows, r.count == n else { throw bad("the feature file's row list does not have N = \(n) entries") }
         default:

@@ -125,6 +125,17 @@ struct ModelValidationTests {
         h = header
         h["form"] = "primal"
         #expect(try load(h, arrays).contains("expected 90 x 90 (primal form)"))
+        // A feature map whose projection (M x d) the file's size cannot justify:
+        // M = 3,000,000 features of d = 100 inputs (2.4 GB) in a 72 MB file.
+        h = edited("featureMap") { $0["featureCount"] = 3_000_000; $0["inputDimension"] = 100 }
+        let bigArrays = arrays.map { entry -> (String, Matrix) in
+            switch entry.0 {
+            case "theta0": return (entry.0, Matrix(rows: 3_000_000, columns: 3))
+            case "inputs": return (entry.0, Matrix(rows: 28, columns: 100))
+            default: return entry
+            }
+        }.filter { $0.0 != "theta" }
+        #expect(try load(h, bigArrays).contains("needs more memory than a file of"))
         // Arrays: unknown, repeated, unlisted payload.
         #expect(try load(header, arrays + [("extra", Matrix(rows: 1, columns: 1))]).contains("array 'extra' is unknown"))
         #expect(try load(header, arrays + [arrays[0]]).contains("listed twice"))
