@@ -37,6 +37,11 @@ public struct Certificate: Sendable, Equatable, CustomStringConvertible {
     /// the result may show and still be called exact:
     /// `MinNormModel.residualBound(order:condition:)` for the system solved.
     public var residualBound: Double?
+    /// The updated factor against the matrix it must represent, on a random
+    /// probe z: ||L' L'^T z - K_RR z|| / ||K_RR z|| (dual: K_RR z through
+    /// the factor before the deletion; primal: L L^T z - Phi_F^T Phi_F z).
+    /// Held to `residualBound`.
+    public var factorResidual: Double?
 
     /// What the figures support, decided from them alone.
     public enum Verdict: Sendable, Equatable, CustomStringConvertible {
@@ -69,6 +74,9 @@ public struct Certificate: Sendable, Equatable, CustomStringConvertible {
         guard stationarityResidual <= bound else {
             return .unverified(String(format: "stationarity residual %.3e above its bound %.3e", stationarityResidual, bound))
         }
+        if let r = factorResidual, !(r <= bound) {
+            return .unverified(String(format: "updated factor off by %.3e on a random probe, above the bound %.3e", r, bound))
+        }
         if let r = forgottenCoefficientResidual, !(r <= bound) {
             return .unverified(String(format: "forgotten coefficients %.3e above the bound %.3e", r, bound))
         }
@@ -98,6 +106,7 @@ public struct Certificate: Sendable, Equatable, CustomStringConvertible {
         if let d = oracleDistance { parts.append(String(format: "distance to retrain %.3e (%@)", d, oracleRoute?.rawValue ?? "oracle")) }
         parts.append(String(format: "stationarity residual %.3e", stationarityResidual))
         if let r = forgottenCoefficientResidual { parts.append(String(format: "forgotten coefficients %.3e", r)) }
+        if let r = factorResidual { parts.append(String(format: "factor probe %.3e", r)) }
         if let c = conditionEstimate { parts.append(String(format: "cond %.3e", c)) }
         if let b = errorBound { parts.append(String(format: "error bound %.3e", b)) }
         if let b = residualBound { parts.append(String(format: "residual bound %.3e", b)) }

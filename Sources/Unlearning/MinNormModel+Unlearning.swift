@@ -92,10 +92,21 @@ extension MinNormModel {
             let updated = try a + delta
             let aR = try updated.selectingRows(keep)
             let leftover = try updated.selectingRows(f)
-            // K_RR A_R - T_R = (L L^T A')_R - T_R with A' = updated, F rows zeroed.
-            var zeroed = updated
-            for p in f { for c in 0..<zeroed.columns { zeroed[p, c] = 0 } }
-            let residual = try factor.multiply(zeroed).selectingRows(keep) - newOffsets
+            // K_RR A_R - T_R = (L L^T A')_R - T_R with A' = updated, F rows
+            // zeroed; in the same pass K_RR z for a random probe z (zero on
+            // F), against which the factor is checked once rows F are deleted.
+            let c = a.columns
+            var zeroed = Matrix(rows: rows.count, columns: c + 1)
+            var probe = SeededGenerator(seed: 0x9E37_79B9 ^ UInt64(rows.count))
+            let isForgotten = Set(f)
+            for i in 0..<rows.count {
+                for j in 0..<c { zeroed[i, j] = isForgotten.contains(i) ? 0 : updated[i, j] }
+                zeroed[i, c] = isForgotten.contains(i) ? 0 : probe.nextNormal()
+            }
+            let product = try factor.multiply(zeroed).selectingRows(keep)
+            let residual = try product.selectingColumns(0..<c) - newOffsets
+            let probeR = try zeroed.selectingColumns(c..<(c + 1)).selectingRows(keep)
+            let expectedProbe = try product.selectingColumns(c..<(c + 1))
             certificate = Certificate(
                 isExact: true, stationarityResidual: relative(residual, to: newOffsets),
                 forgottenCoefficientResidual: relative(leftover, to: aR),
@@ -127,6 +138,15 @@ extension MinNormModel {
             // positive definite), and it runs in place: no copy of the N x N factor.
             cachedParameters = nil
             try factor.delete(indices: f)
+            // The deleted factor against K_RR z (a defect check: deletion of a
+            // valid factor is tested against refactorising). It runs after the
+            // in-place deletion, so a failure leaves a model to discard.
+            let factorGap = relative(try factor.multiply(probeR) - expectedProbe, to: expectedProbe)
+            certificate.factorResidual = factorGap
+            if !(factorGap <= certificate.residualBound ?? 0) {
+                throw UnlearningError.inconsistentState(
+                    "after deleting \(f.count) rows the factor does not reproduce K_RR on a random probe (relative gap \(factorGap)); this model must be discarded")
+            }
             dualCoefficients = aR
             cachedParameters = theta
         case .primal:
@@ -140,6 +160,13 @@ extension MinNormModel {
             certificate = Certificate(isExact: true, stationarityResidual: relative(residual, to: b),
                                       conditionEstimate: cond, order: featureCount,
                                       residualBound: Self.residualBound(order: featureCount, condition: cond))
+            // The downdated factor on a random probe: L' L'^T z against
+            // L L^T z - Phi_F^T (Phi_F z), O(M^2 + k M), no pass over Phi_R.
+            var probe = SeededGenerator(seed: 0x9E37_79B9 ^ UInt64(featureCount))
+            let z = Matrix(rows: featureCount, columns: 1) { _, _ in probe.nextNormal() }
+            var expected = try factor.multiply(z)
+            try expected.addProduct(phiF, Matrix.product(phiF, z), transposingFirst: true, alpha: -1, beta: 1)
+            certificate.factorResidual = relative(try newFactor.multiply(z) - expected, to: expected)
             if let oracle { certificate.oracleDistance = try distance(of: theta, toRetrained: oracle) }
             try check(certificate, accepting: acceptingUnverified)
             factor = newFactor

@@ -58,6 +58,7 @@ public struct CertificateRecord: Codable, Sendable, Equatable {
     /// The bound the residuals were held to, and the verdict drawn from the
     /// figures ("exact (verified)", "not exact (method)", "UNVERIFIED: ...").
     public var residualBound: Double?
+    public var factorResidual: Double?
     public var verdict: String?
 
     public init(_ c: Certificate) {
@@ -70,6 +71,7 @@ public struct CertificateRecord: Codable, Sendable, Equatable {
         errorBound = c.errorBound
         note = c.note
         residualBound = c.residualBound
+        factorResidual = c.factorResidual
         verdict = c.verdict.description
     }
 }

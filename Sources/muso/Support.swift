@@ -71,6 +71,7 @@ func certificateJSON(_ c: CertificateRecord) -> [String: Any] {
     var out: [String: Any] = ["exact_method": c.isExact, "stationarity_residual": c.stationarityResidual]
     if let v = c.verdict { out["verdict"] = v; out["verified"] = v.hasPrefix("exact") }
     if let v = c.residualBound { out["residual_bound"] = v }
+    if let v = c.factorResidual { out["factor_probe_residual"] = v }
     if let v = c.oracleDistance { out["relative_distance_to_retrain"] = v }
     if let v = c.oracleRoute { out["oracle_route"] = v }
     if let v = c.forgottenCoefficientResidual { out["forgotten_coefficient_residual"] = v }

@@ -27,6 +27,7 @@ struct CertificateTests {
         try model.checkConsistency()
         let r = try model.forget(ids: [3, 11])
         #expect(r.certificate.verdict == .exact, "\(r.certificate)")
+        #expect((r.certificate.factorResidual ?? 1) <= 1e-12, "\(r.certificate)")
         let keep = (0..<40).filter { $0 != 3 && $0 != 11 }
         let oracle = try Retraining.minimumNormParameters(features: p.phi().selectingRows(keep), targets: p.targets.selectingRows(keep),
                                                           initialParameters: p.theta0, ridge: 0).parameters
@@ -72,6 +73,11 @@ struct CertificateTests {
         #expect(cert(bound * 2).verdict != .exact)
         #expect(cert(.nan).verdict != .exact)
         #expect(cert(bound / 2, forgotten: bound * 2).verdict != .exact)
+        var probed = cert(bound / 2)
+        probed.factorResidual = bound * 2
+        #expect(probed.verdict != .exact)
+        probed.factorResidual = bound / 2
+        #expect(probed.verdict == .exact)
         #expect(cert(bound / 2, distance: 1e-10).verdict == .exact)
         #expect(cert(bound / 2, distance: 1e-5).verdict != .exact)
         #expect(cert(0, exact: false).verdict == .notExact)
