@@ -279,9 +279,9 @@ struct Bench: ParsableCommand {
 
     /// The CI gate: every ratio within its committed bound.
     func gate(_ rows: [BenchRow], bounds path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path),
-              let bounds = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw Failure("\(path): cannot read the bounds file")
+        let data = Data(try InputFile.read(path, limit: 1 << 24))
+        guard let bounds = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw Failure("\(path): not a JSON object of bounds")
         }
         var failures: [String] = []
         for row in rows {
