@@ -134,6 +134,16 @@ struct HostileInputTests {
         #expect(errorMessage { _ = try huge.integers() }.contains("is not an integer"))
     }
 
+    @Test("fuzz regressions: every file in Fuzz/regressions is refused with an error (found by the harness on the previous tree)")
+    func fuzzRegressions() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let npy = root.appendingPathComponent("Fuzz/regressions/npy/float-id-beyond-int.npy").path
+        // A header with text after the shape tuple and 1e19-like data: the old
+        // reader accepted the header and trapped converting the value to Int.
+        let message = errorMessage { _ = try NPYFile(path: npy).integers() }
+        #expect(message.contains("bad .npy header"), "\(message)")
+    }
+
     @Test("network file: widths whose parameter count overflows, and NaN parameters, are refused")
     func networkFile() throws {
         let dir = try temporaryDirectory()
