@@ -142,6 +142,31 @@ struct TrustTests {
         #expect(r.status == 0 && r.stdout.contains("request #2"), "\(r.stderr)")
     }
 
+    @Test("a program that replaces the model without the lock, during a request, makes the request fail with nothing written")
+    func replacedUnderneath() throws {
+        let dir = try temporaryDirectory()
+        try writeCSV(dir + "/train.csv")
+        let model = dir + "/m.muso"
+        try train(dir + "/train.csv", model)
+        try FileManager.default.copyItem(atPath: model, toPath: dir + "/other.muso")
+        let running = try RunningProgram(binary, ["forget", model, "--ids", "1008"], environment: ["MUSO_FAULT_DELAY": "after-read:3"])
+        // Wait until the request holds the lock, then give it 0.5 s to read
+        // the (small) model; it then sleeps 3 s before writing.
+        let fd = open(dir + "/.m.muso.lock", O_RDWR | O_CREAT, 0o600)
+        var waited = 0
+        while flock(fd, LOCK_EX | LOCK_NB) == 0 && waited < 600 { flock(fd, LOCK_UN); usleep(10_000); waited += 1 }
+        close(fd)
+        #expect(waited < 600, "the request never took the lock")
+        usleep(500_000)
+        // Another writer renames a file over the model (no lock taken).
+        #expect(rename(dir + "/other.muso", model) == 0)
+        let replaced = try Data(contentsOf: URL(fileURLWithPath: model))
+        let r = try running.finish()
+        #expect(r.status != 0 && r.stderr.contains("was replaced or changed by another program"), "\(r.stdout)\(r.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: model)) == replaced)
+        #expect(try entries(dir) == [".m.muso.lock", "m.muso", "train.csv"])
+    }
+
     @Test("kill -9 at 50 points of forget: the model is the old or the new state, and a retry converges")
     func killPoints() throws {
         let dir = try temporaryDirectory()
