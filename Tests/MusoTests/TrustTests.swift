@@ -252,6 +252,8 @@ struct TrustTests {
         let model = dir + "/real.muso"
         try train(dir + "/train.csv", model)
         chmod(model, 0o600)
+        // Another owner (possible when the tests run as root): kept too.
+        let otherOwner = geteuid() == 0 && chown(model, 65534, 65534) == 0
         try FileManager.default.createSymbolicLink(atPath: dir + "/link.muso", withDestinationPath: "real.muso")
         var r = try muso(["forget", dir + "/link.muso", "--ids", "1001"])
         #expect(r.status == 0, "\(r.stderr)")
@@ -259,6 +261,7 @@ struct TrustTests {
         #expect(link[.type] as? FileAttributeType == .typeSymbolicLink)
         let real = try FileManager.default.attributesOfItem(atPath: model)
         #expect((real[.posixPermissions] as? Int) == 0o600)
+        if otherOwner { #expect((real[.ownerAccountID] as? Int) == 65534 && (real[.groupOwnerAccountID] as? Int) == 65534, "\(real)") }
         #expect(!(try ids(model)).contains(1001))
         // A FIFO as the model: refused at once, not waited on.
         #expect(mkfifo(dir + "/fifo.muso", 0o644) == 0)
@@ -269,6 +272,8 @@ struct TrustTests {
         #expect(r.status != 0 && r.stderr.contains("not a regular file"), "\(r.stderr)")
         r = try muso(["train", "--data", "csv", "--path", dir + "/fifo.muso", "-o", dir + "/x.muso"])
         #expect(r.status != 0 && r.stderr.contains("not a regular file"), "\(r.stderr)")
+        r = try muso(["train", "--data", "csv", "--path", dir + "/train.csv", "--features", "40", "-o", dir + "/fifo.muso"])
+        #expect(r.status != 0 && r.stderr.contains("a FIFO, not a regular file; refusing to replace it"), "\(r.stderr)")
         #expect(Date().timeIntervalSince(start) < 30)
         // A leftover temporary file is removed by the next command, never read.
         try Data("junk".utf8).write(to: URL(fileURLWithPath: dir + "/.real.muso.tmp-999999-1"))
