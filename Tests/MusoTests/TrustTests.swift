@@ -32,6 +32,14 @@ struct TrustTests {
         try #require(r.status == 0, "\(r.stderr)")
     }
 
+    /// A new directory with train.csv and a model `name` trained on it.
+    func freshModel(named name: String = "m.muso") throws -> (dir: String, model: String) {
+        let dir = try temporaryDirectory()
+        try writeCSV(dir + "/train.csv")
+        try train(dir + "/train.csv", dir + "/" + name)
+        return (dir, dir + "/" + name)
+    }
+
     func inspect(_ model: String) throws -> [String: Any] {
         let r = try muso(["inspect", model, "--json"])
         try #require(r.status == 0, "\(r.stderr)")
@@ -72,10 +80,7 @@ struct TrustTests {
     @Test("concurrent forget processes with disjoint ids: every request lands, the model equals retraining without all of them",
           arguments: 0..<rounds)
     func concurrentRequests(round: Int) throws {
-        let dir = try temporaryDirectory()
-        try writeCSV(dir + "/train.csv")
-        let model = dir + "/m.muso"
-        try train(dir + "/train.csv", model)
+        let (dir, model) = try freshModel()
         let requests: [[Int]] = (0..<6).map { p in [1000 + 7 * p, 1001 + 7 * p, 1003 + 7 * p] }
         let running = try requests.map { ids in
             // Each request sleeps 0.3 s between reading the model and writing
@@ -106,10 +111,7 @@ struct TrustTests {
 
     @Test("a retry of a completed request is reported as applied and changes nothing; a partial overlap is refused naming the ids")
     func retries() throws {
-        let dir = try temporaryDirectory()
-        try writeCSV(dir + "/train.csv")
-        let model = dir + "/m.muso"
-        try train(dir + "/train.csv", model)
+        let (dir, model) = try freshModel()
         var r = try muso(["forget", model, "--ids", "1004,1010"])
         try #require(r.status == 0, "\(r.stderr)")
         let after = try Data(contentsOf: URL(fileURLWithPath: model))
@@ -123,10 +125,7 @@ struct TrustTests {
 
     @Test("a held lock makes a request wait or fail as busy, never run alongside")
     func busy() throws {
-        let dir = try temporaryDirectory()
-        try writeCSV(dir + "/train.csv")
-        let model = dir + "/m.muso"
-        try train(dir + "/train.csv", model)
+        let (dir, model) = try freshModel()
         let fd = open(dir + "/.m.muso.lock", O_RDWR | O_CREAT, 0o600)
         try #require(fd >= 0 && flock(fd, LOCK_EX) == 0)
         let before = try Data(contentsOf: URL(fileURLWithPath: model))
@@ -144,10 +143,7 @@ struct TrustTests {
 
     @Test("a program that replaces the model without the lock, during a request, makes the request fail with nothing written")
     func replacedUnderneath() throws {
-        let dir = try temporaryDirectory()
-        try writeCSV(dir + "/train.csv")
-        let model = dir + "/m.muso"
-        try train(dir + "/train.csv", model)
+        let (dir, model) = try freshModel()
         try FileManager.default.copyItem(atPath: model, toPath: dir + "/other.muso")
         let running = try RunningProgram(binary, ["forget", model, "--ids", "1008"], environment: ["MUSO_FAULT_DELAY": "after-read:3"])
         // Wait until the request holds the lock, then give it 0.5 s to read
@@ -169,10 +165,7 @@ struct TrustTests {
 
     @Test("kill -9 at 50 points of forget: the model is the old or the new state, and a retry converges")
     func killPoints() throws {
-        let dir = try temporaryDirectory()
-        try writeCSV(dir + "/train.csv")
-        let pristine = dir + "/pristine.muso"
-        try train(dir + "/train.csv", pristine)
+        let (dir, pristine) = try freshModel(named: "pristine.muso")
         let old = try Data(contentsOf: URL(fileURLWithPath: pristine))
         let request = ["1005", "1006", "1030"]
         // The size of the new file, from an uninterrupted run on a copy: the
@@ -214,10 +207,7 @@ struct TrustTests {
 
     @Test("a model whose stored coefficients were altered (checksum re-sealed) is refused before any request, by every command")
     func alteredModel() throws {
-        let dir = try temporaryDirectory()
-        try writeCSV(dir + "/train.csv")
-        let model = dir + "/m.muso"
-        try train(dir + "/train.csv", model)
+        let (dir, model) = try freshModel()
         // Add 1e-3 to the first dual coefficient and re-seal the CRC-32, as an
         // attacker or a bad disk controller with a recomputed checksum would.
         let p = try python("""
@@ -247,10 +237,7 @@ struct TrustTests {
 
     @Test("replacing a model keeps its mode, writes through a symbolic link, refuses special files")
     func filesAroundTheModel() throws {
-        let dir = try temporaryDirectory()
-        try writeCSV(dir + "/train.csv")
-        let model = dir + "/real.muso"
-        try train(dir + "/train.csv", model)
+        let (dir, model) = try freshModel(named: "real.muso")
         chmod(model, 0o600)
         // Another owner (possible when the tests run as root): kept too.
         let otherOwner = geteuid() == 0 && chown(model, 65534, 65534) == 0
