@@ -182,8 +182,8 @@ public final class FileLock {
 
     /// Takes the lock for `path`, waiting up to `wait` seconds for another
     /// holder to finish.
-    /// - Throws: `busy`-style `unwritable` when the lock is still held after
-    ///   `wait` seconds; `unwritable` when the sidecar cannot be created.
+    /// - Throws: `DataError.busy` when the lock is still held after `wait`
+    ///   seconds; `unwritable` when the sidecar cannot be created.
     /// - Complexity: polls every 20 ms while another program holds it.
     public static func acquire(_ path: String, wait: Double = 0) throws -> FileLock {
         let target = try AtomicFile.resolvedTarget(path)

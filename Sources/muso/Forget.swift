@@ -17,7 +17,12 @@ struct Forget: ParsableCommand {
         the Cholesky factor (dual form), or a rank-k downdate (primal form): the new model equals \
         the model retrained without these samples, to rounding, at O(N^2 k) cost. The request, its \
         time and its certificate are appended to the model's journal (see `muso inspect`). The file \
-        is replaced atomically; a request naming an id already forgotten is refused.
+        is replaced atomically under the model's lock (a concurrent request waits --wait seconds \
+        or is refused as busy), keeping its mode, owner and symbolic link. A retry of a completed \
+        request is reported as already applied; a request overlapping a completed one in part is \
+        refused. The model is checked against its data when read, and the request is refused, \
+        with the file unchanged, when its certificate fails its bounds (--accept-unverified \
+        applies it, labelled UNVERIFIED).
         """
     )
 

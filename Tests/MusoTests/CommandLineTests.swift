@@ -173,7 +173,7 @@ struct CommandLineTests {
     func help() throws {
         let expectations: [String: [String]] = [
             "train": ["--data", "--features", "--feature-map", "--bandwidth", "--ridge", "--seed", "--threads", "--output", "--classes", "--limit", "--json"],
-            "forget": ["--ids", "--ids-file", "--verify", "--route", "--output", "--json"],
+            "forget": ["--ids", "--ids-file", "--verify", "--route", "--output", "--wait", "--accept-unverified", "--json"],
             "inspect": ["--list-ids", "--json"],
             "evaluate": ["--test-limit", "--test-path", "--no-retrain", "--json"],
             "export": ["--to", "--include-factor", "--json"],
