@@ -197,32 +197,6 @@ extension MinNormModel {
         if case .unverified = certificate.verdict, !accepting { throw UnlearningError.unverifiedResult(certificate) }
     }
 
-    /// The a-posteriori certificate of the current state. Dual: ||K_RR A_R -
-    /// T_R|| / ||T_R|| from the factor (O(N^2 C)); the condition figure is,
-    /// unless `thorough`, the estimate for K made at fit time, which bounds
-    /// cond_2 of every principal submatrix K_RR (Cauchy interlacing) at no
-    /// cost. Primal: ||H_R (theta - theta0) - b_R|| / ||b_R|| and a fresh
-    /// condition estimate (O(M^2 C)).
-    func stationarityCertificate(thorough: Bool) throws -> Certificate {
-        switch form {
-        case .dual:
-            let a = dualCoefficients!
-            let residual = try factor.multiply(a) - offsetTargets
-            let cond = thorough ? try factor.conditionEstimate() : fittedConditionEstimate
-            return Certificate(isExact: true, stationarityResidual: relative(residual, to: offsetTargets),
-                               conditionEstimate: cond, order: rows.count,
-                               note: thorough ? nil : "condition: estimate for K at fit time, a bound for K_RR by interlacing",
-                               residualBound: Self.residualBound(order: rows.count, condition: fittedConditionEstimate))
-        case .primal:
-            let step = try parameters() - initialParameters
-            let residual = try factor.multiply(step) - moment!
-            let cond = try factor.conditionEstimate()
-            return Certificate(isExact: true, stationarityResidual: relative(residual, to: moment!),
-                               conditionEstimate: cond, order: featureCount,
-                               residualBound: Self.residualBound(order: featureCount, condition: cond))
-        }
-    }
-
     /// The primal factor of H - Phi_F^T Phi_F, or the error that explains why
     /// the retained samples no longer determine theta.
     func downdatedFactor(removing phiF: Matrix, retained: Int) throws -> Cholesky {

@@ -104,22 +104,6 @@ final class Inflater {
     }
 }
 
-/// The contents of `bytes`, gunzipped when they start with the gzip magic,
-/// refused when they hold more than `limit` bytes once decompressed.
-/// - Complexity: O(decompressed size), at most `limit` bytes of memory.
-func decompressed(_ bytes: [UInt8], path: String, limit: Int) throws -> [UInt8] {
-    guard Inflater.isGzip(bytes) else {
-        guard bytes.count <= limit else { throw DataError.malformed(path: path, reason: "\(bytes.count) bytes, more than the \(limit) accepted") }
-        return bytes
-    }
-    let inflater = try Inflater(bytes, path: path)
-    let out = try inflater.read(limit)
-    if !inflater.finished, try !inflater.read(1).isEmpty {
-        throw DataError.malformed(path: path, reason: "decompresses to more than the \(limit) bytes accepted")
-    }
-    return out
-}
-
 /// CRC-32 (zlib's polynomial) of `bytes`, continuing from `crc`.
 func crc32Checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
     guard let base = bytes.baseAddress, !bytes.isEmpty else { return crc }
