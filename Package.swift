@@ -10,6 +10,9 @@ let package = Package(
         .library(name: "UnlearningIO", targets: ["UnlearningIO"]),
         .library(name: "Network", targets: ["Network"]),
         .executable(name: "muso", targets: ["muso"]),
+        // Past one machine: needs OpenMPI and ScaLAPACK; the products above do not.
+        .library(name: "DistributedUnlearning", targets: ["DistributedUnlearning"]),
+        .executable(name: "muso-mpi", targets: ["muso-mpi"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -50,10 +53,42 @@ let package = Package(
             name: "UnlearningIO",
             dependencies: ["Unlearning", "LinearAlgebra", "Network", "_CZlib"]
         ),
+        // What the two commands share: data and model options, loading, output.
+        .target(
+            name: "MusoCLI",
+            dependencies: [
+                "Unlearning", "LinearAlgebra", "UnlearningIO",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "muso",
             dependencies: [
-                "Unlearning", "LinearAlgebra", "UnlearningIO", "Network",
+                "Unlearning", "LinearAlgebra", "UnlearningIO", "Network", "MusoCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // MPI, BLACS and ScaLAPACK headers and link flags. No stable API.
+        .systemLibrary(
+            name: "_CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["openmpi-bin", "libopenmpi-dev", "libscalapack-openmpi-dev"])]
+        ),
+        // A PMPI profiling layer counting the bytes each process sends
+        // (ScaLAPACK's messages included). No stable API.
+        .target(
+            name: "_CMPITraffic",
+            dependencies: ["_CMPI"]
+        ),
+        // Training and exact unlearning on a P x Q process grid.
+        .target(
+            name: "DistributedUnlearning",
+            dependencies: ["LinearAlgebra", "Unlearning", "UnlearningIO", "_CMPI", "_CMPITraffic"]
+        ),
+        .executableTarget(
+            name: "muso-mpi",
+            dependencies: [
+                "DistributedUnlearning", "Unlearning", "LinearAlgebra", "UnlearningIO", "MusoCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

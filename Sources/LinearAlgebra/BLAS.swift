@@ -5,7 +5,7 @@ internal import _COpenBLAS
 // Shapes are the caller's responsibility (the public API checks them).
 
 /// C = alpha op(A) op(B) + beta C (`cblas_dgemm`), column-major.
-func dgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+package func dgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
            alpha: Double, a: UnsafePointer<Double>?, lda: Int,
            b: UnsafePointer<Double>?, ldb: Int,
            beta: Double, c: UnsafeMutablePointer<Double>?, ldc: Int) throws(LinearAlgebraError) {

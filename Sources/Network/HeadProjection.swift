@@ -52,7 +52,7 @@ public enum HeadProjection {
 }
 
 extension Matrix {
-    func requireFiniteEntries(_ what: String) throws {
+    package func requireFiniteEntries(_ what: String) throws {
         if let (i, j) = firstNonFiniteEntry { throw UnlearningError.nonFinite(what: what, row: i, column: j) }
     }
 }

@@ -242,3 +242,54 @@ extension FeatureSource {
         self.init(storage: .materialized(Matrix(rows: 0, columns: 0), origin: nil), sampleCount: 0, featureCount: 0)
     }
 }
+
+extension FeatureSource {
+    /// The features of the samples `rows` only, as a source of its own (row
+    /// k of the result is row rows[k] of this one). Generated features keep
+    /// generating: only the inputs X[rows] are copied (|rows| x d); a held
+    /// matrix is copied (|rows| x M); a provider is read through the row map.
+    /// - Complexity: O(|rows| d) generated, O(|rows| M) held, O(|rows|) provided.
+    package func restricted(to rows: [Int]) throws -> FeatureSource {
+        try checkRows(rows)
+        var result: FeatureSource
+        switch storage {
+        case let .materialized(phi, origin):
+            let sub = try phi.selectingRows(rows)
+            result = FeatureSource(storage: .materialized(sub, origin: try origin.map { Origin(map: $0.map, inputs: try $0.inputs.selectingRows(rows)) }),
+                                   sampleCount: rows.count, featureCount: featureCount)
+        case let .generated(map, inputs):
+            result = FeatureSource(storage: .generated(map, inputs: try inputs.selectingRows(rows)), sampleCount: rows.count, featureCount: featureCount)
+        case let .provided(provider):
+            result = FeatureSource(storage: .provided(RowSubsetProvider(base: provider, rows: rows)), sampleCount: rows.count, featureCount: featureCount)
+        }
+        result.blockSize = blockSize
+        return result
+    }
+
+    /// Phi[:, columns] for every sample of this source (N x |columns|).
+    /// - Complexity: O(N |columns| d) generated; a copy otherwise.
+    package func block(columns: Range<Int>) throws -> Matrix {
+        guard columns.lowerBound >= 0, columns.upperBound <= featureCount else {
+            throw UnlearningError.invalidArgument("feature columns \(columns) out of 0..<\(featureCount)")
+        }
+        switch storage {
+        case let .materialized(phi, _): return try phi.selectingColumns(columns)
+        case let .generated(map, inputs): return try map.features(of: inputs, columns: columns)
+        case let .provided(provider):
+            let block = try provider.block(rows: Array(0..<sampleCount), columns: columns)
+            try block.requireFinite("the feature matrix (columns \(columns))")
+            return block
+        }
+    }
+}
+
+/// A provider's rows `rows`, in that order.
+struct RowSubsetProvider: FeatureBlockProvider {
+    let base: any FeatureBlockProvider
+    let rows: [Int]
+    var rowCount: Int { rows.count }
+    var columnCount: Int { base.columnCount }
+    func block(rows subset: [Int], columns: Range<Int>) throws -> Matrix {
+        try base.block(rows: subset.map { rows[$0] }, columns: columns)
+    }
+}

@@ -72,7 +72,7 @@ public enum UnlearningError: Error, Equatable, Sendable, CustomStringConvertible
 
 extension Matrix {
     /// Throws `UnlearningError.nonFinite` naming `what` and the position.
-    func requireFinite(_ what: String) throws(UnlearningError) {
+    package func requireFinite(_ what: String) throws(UnlearningError) {
         if let (i, j) = firstNonFiniteEntry { throw .nonFinite(what: what, row: i, column: j) }
     }
 }

@@ -15,14 +15,15 @@ import Foundation
 /// refuses a foreign file (magic), another format version, a truncated file,
 /// trailing bytes and a checksum mismatch, each with a message that names the
 /// file and says which.
-enum ContainerFile {
+package enum ContainerFile {
     static let prefixLength = 32
 
     /// Writes magic, version, lengths, CRC, the header and the payload chunks.
     /// - Complexity: O(H + P) (one CRC pass, one write).
     /// - Parameter expected: see `AtomicFile.write(chunks:to:replacing:)`.
-    static func write(magic: [UInt8], version: UInt32, header json: [UInt8], payload: [UnsafeRawBufferPointer], to path: String,
-                      replacing expected: FileIdentity? = nil) throws {
+    @discardableResult
+    package static func write(magic: [UInt8], version: UInt32, header json: [UInt8], payload: [UnsafeRawBufferPointer], to path: String,
+                      replacing expected: FileIdentity? = nil) throws -> UInt32 {
         precondition(magic.count == 8, "container magic must be 8 bytes")
         var crc: UInt32 = json.withUnsafeBytes { crc32Checksum($0) }
         for chunk in payload { crc = crc32Checksum(chunk, continuing: crc) }
@@ -34,20 +35,23 @@ enum ContainerFile {
         append(crc)
         prefix += json
         try prefix.withUnsafeBytes { p in try AtomicFile.write(chunks: [p] + payload, to: path, replacing: expected) }
+        return crc
     }
 
     /// A checked container in memory: the whole file, and where its header and
     /// payload lie.
-    struct Contents {
-        let bytes: [UInt8]
-        let header: Range<Int>
-        let payload: Range<Int>
+    package struct Contents {
+        package let bytes: [UInt8]
+        package let header: Range<Int>
+        package let payload: Range<Int>
         /// The version of the file read (nil when parsed from memory).
-        var identity: FileIdentity? = nil
+        package var identity: FileIdentity? = nil
+        /// The CRC-32 of header and payload, as stored (and checked).
+        package var checksum: UInt32 = 0
 
         /// The header decoded from JSON; a decoding failure is reported as a
         /// corrupted header of `path`.
-        func decodeHeader<H: Decodable>(_: H.Type, path: String) throws -> H {
+        package func decodeHeader<H: Decodable>(_: H.Type, path: String) throws -> H {
             do { return try JSONDecoder().decode(H.self, from: Data(bytes[header])) } catch {
                 throw DataError.malformed(path: path, reason: "corrupted header: \(error)")
             }
@@ -57,7 +61,7 @@ enum ContainerFile {
         /// The caller has checked `byteOffset + 8 count <= payload.count`;
         /// the slice below traps (safety checks are on) rather than read
         /// past it if not.
-        func doubles(at byteOffset: Int, count: Int) -> [Double] {
+        package func doubles(at byteOffset: Int, count: Int) -> [Double] {
             var values = [Double](repeating: 0, count: count)
             let start = payload.lowerBound + byteOffset
             values.withUnsafeMutableBytes { dst in
@@ -70,7 +74,7 @@ enum ContainerFile {
     /// Reads `path` and checks magic, version, lengths and checksum.
     /// - Parameter kind: "model" or "network", for the messages.
     /// - Complexity: O(file size).
-    static func read(from path: String, magic: [UInt8], version: UInt32, kind: String) throws -> Contents {
+    package static func read(from path: String, magic: [UInt8], version: UInt32, kind: String) throws -> Contents {
         let (bytes, identity) = try InputFile.readIdentified(path)
         var contents = try parse(bytes, path: path, magic: magic, version: version, kind: kind)
         contents.identity = identity
@@ -80,7 +84,7 @@ enum ContainerFile {
     /// Checks magic, version, lengths and checksum of a container in memory;
     /// `path` names it in errors.
     /// - Complexity: O(bytes.count).
-    static func parse(_ bytes: [UInt8], path: String, magic: [UInt8], version: UInt32, kind: String) throws -> Contents {
+    package static func parse(_ bytes: [UInt8], path: String, magic: [UInt8], version: UInt32, kind: String) throws -> Contents {
         let name = String(decoding: magic.prefix { $0 != 0 }, as: UTF8.self)
         guard bytes.count >= 8, Array(bytes[0..<8]) == magic else {
             throw DataError.malformed(path: path, reason: "not a muso \(kind) file (the magic \(name) is missing)")
@@ -108,6 +112,6 @@ enum ContainerFile {
             throw DataError.malformed(path: path, reason: String(format: "corrupted: checksum mismatch (stored %08x, computed %08x)", stored, crc))
         }
         let headerEnd = prefixLength + Int(h)
-        return Contents(bytes: bytes, header: prefixLength..<headerEnd, payload: headerEnd..<end)
+        return Contents(bytes: bytes, header: prefixLength..<headerEnd, payload: headerEnd..<end, checksum: crc)
     }
 }

@@ -198,7 +198,7 @@ public struct ModelFile: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = [UInt8](try encoder.encode(header))
-        try withArrayBuffers(arrays.map { $0.1 }) { buffers in
+        _ = try withArrayBuffers(arrays.map { $0.1 }) { buffers in
             try ContainerFile.write(magic: ModelFile.magic, version: ModelFile.formatVersion, header: json, payload: buffers, to: path,
                                     replacing: expected)
         }
@@ -386,7 +386,7 @@ public struct ModelFile: Sendable {
 }
 
 /// Calls `body` with raw views of the matrices' storage.
-func withArrayBuffers<R>(_ matrices: [Matrix], _ body: ([UnsafeRawBufferPointer]) throws -> R) throws -> R {
+package func withArrayBuffers<R>(_ matrices: [Matrix], _ body: ([UnsafeRawBufferPointer]) throws -> R) throws -> R {
     var buffers: [UnsafeRawBufferPointer] = []
     func go(_ k: Int) throws -> R {
         if k == matrices.count { return try body(buffers) }

@@ -18,7 +18,7 @@ public enum NetworkFile {
         let json = [UInt8](try JSONEncoder().encode(Header(widths: net.widths)))
         var payload: [Double] = []
         for l in 0..<net.depth { payload += net.weights[l].elements; payload += net.biases[l] }
-        try payload.withUnsafeBytes { q in
+        _ = try payload.withUnsafeBytes { q in
             try ContainerFile.write(magic: magic, version: version, header: json, payload: [q], to: path)
         }
     }

@@ -3,6 +3,7 @@ import Foundation
 import LinearAlgebra
 import Unlearning
 import UnlearningIO
+import MusoCLI
 
 /// Peak resident memory of this process since the last `resetPeakMemory()`
 /// (Linux: VmHWM of /proc/self/status, reset by writing 5 to clear_refs).

@@ -3,6 +3,7 @@ import Foundation
 import LinearAlgebra
 import Unlearning
 import UnlearningIO
+import MusoCLI
 
 enum DemoData: String, ExpressibleByArgument, CaseIterable {
     case fashionMnist = "fashion-mnist", synthetic

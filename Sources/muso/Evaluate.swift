@@ -3,6 +3,7 @@ import Foundation
 import LinearAlgebra
 import Unlearning
 import UnlearningIO
+import MusoCLI
 
 /// The figures of one model on one data split.
 struct Evaluation {

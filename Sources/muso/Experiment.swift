@@ -3,6 +3,7 @@ import Foundation
 import LinearAlgebra
 import Unlearning
 import UnlearningIO
+import MusoCLI
 
 struct Experiment: ParsableCommand {
     static let configuration = CommandConfiguration(

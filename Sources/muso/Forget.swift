@@ -3,6 +3,7 @@ import Foundation
 import LinearAlgebra
 import Unlearning
 import UnlearningIO
+import MusoCLI
 
 enum RouteChoice: String, ExpressibleByArgument, CaseIterable {
     case cholesky, pseudoInverse = "pseudo-inverse"

@@ -4,6 +4,7 @@ import LinearAlgebra
 import Network
 import Unlearning
 import UnlearningIO
+import MusoCLI
 
 enum NetworkScenario: String, CaseIterable {
     case random1 = "random-1", random10 = "random-10", `class`

@@ -6,50 +6,52 @@ import UnlearningIO
 
 /// A failure while running a command: printed as "Error: <message>"
 /// without the usage text (which is for mistakes in the arguments).
-struct Failure: Error, CustomStringConvertible {
-    let description: String
-    init(_ message: String) { description = message }
+package struct Failure: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ message: String) { description = message }
 }
 
 /// Options every command shares.
-struct CommonOptions: ParsableArguments {
+package struct CommonOptions: ParsableArguments {
+    package init() {}
+
     @Flag(help: "Print machine-readable JSON on stdout instead of text.")
-    var json = false
+    package var json = false
 
     @Option(help: "BLAS threads (default: OpenBLAS's choice, one per core).")
-    var threads: Int?
+    package var threads: Int?
 
-    func validate() throws {
+    package func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
-    func apply() {
+    package func apply() {
         if let threads { BLASThreads.count = threads }
     }
 }
 
 /// Progress on stderr, only when stderr is a terminal.
-enum Progress {
-    static let enabled = isatty(STDERR_FILENO) != 0
-    static func report(_ message: String) {
+package enum Progress {
+    package static let enabled = isatty(STDERR_FILENO) != 0
+    package static func report(_ message: String) {
         if enabled { FileHandle.standardError.write(Data(("… " + message + "\n").utf8)) }
     }
 }
 
 /// Runs `body`, returning its value and the wall time in seconds.
-func timed<R>(_ body: () throws -> R) rethrows -> (R, Double) {
+package func timed<R>(_ body: () throws -> R) rethrows -> (R, Double) {
     let start = DispatchTime.now().uptimeNanoseconds
     let r = try body()
     return (r, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
 }
 
 /// A JSON document on stdout (sorted keys; NaN and infinity as null).
-func printJSON(_ value: Any) throws {
+package func printJSON(_ value: Any) throws {
     let data = try JSONSerialization.data(withJSONObject: sanitize(value), options: [.prettyPrinted, .sortedKeys])
     print(String(decoding: data, as: UTF8.self))
 }
 
-func sanitize(_ value: Any) -> Any {
+package func sanitize(_ value: Any) -> Any {
     switch value {
     case let d as Double: return d.isFinite ? d : NSNull()
     case let a as [Any]: return a.map(sanitize)
@@ -59,15 +61,15 @@ func sanitize(_ value: Any) -> Any {
     }
 }
 
-func format(_ x: Double, _ spec: String = "%.3e") -> String {
+package func format(_ x: Double, _ spec: String = "%.3e") -> String {
     x.isFinite ? String(format: spec, x) : "n/a"
 }
 
-func certificateJSON(_ c: Certificate) -> [String: Any] {
+package func certificateJSON(_ c: Certificate) -> [String: Any] {
     certificateJSON(CertificateRecord(c))
 }
 
-func certificateJSON(_ c: CertificateRecord) -> [String: Any] {
+package func certificateJSON(_ c: CertificateRecord) -> [String: Any] {
     var out: [String: Any] = ["exact_method": c.isExact, "stationarity_residual": c.stationarityResidual]
     if let v = c.verdict { out["verdict"] = v; out["verified"] = v.hasPrefix("exact") }
     if let v = c.residualBound { out["residual_bound"] = v }
@@ -82,53 +84,55 @@ func certificateJSON(_ c: CertificateRecord) -> [String: Any] {
 }
 
 /// Which classes to keep: all, or a comma-separated list.
-struct ClassList: ExpressibleByArgument, Sendable {
-    var classes: [Int]?
-    init?(argument: String) {
+package struct ClassList: ExpressibleByArgument, Sendable {
+    package var classes: [Int]?
+    package init?(argument: String) {
         if argument == "all" { classes = nil; return }
         let parts = argument.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
         classes = parts.map { $0! }
         if Set(classes!).count != classes!.count { return nil }
     }
-    init(_ classes: [Int]?) { self.classes = classes }
-    var defaultValueDescription: String { classes.map { $0.map(String.init).joined(separator: ",") } ?? "all" }
+    package init(_ classes: [Int]?) { self.classes = classes }
+    package var defaultValueDescription: String { classes.map { $0.map(String.init).joined(separator: ",") } ?? "all" }
 }
 
-enum DataKind: String, ExpressibleByArgument, CaseIterable {
+package enum DataKind: String, ExpressibleByArgument, CaseIterable {
     case fashionMnist = "fashion-mnist", csv, npy
 }
 
 /// Where the training data come from.
-struct DataOptions: ParsableArguments {
+package struct DataOptions: ParsableArguments {
+    package init() {}
+
     @Option(help: "Data source (\(DataKind.allCases.map(\.rawValue).joined(separator: ", "))).")
-    var data: DataKind = .fashionMnist
+    package var data: DataKind = .fashionMnist
 
     @Option(help: "Directory of the Fashion-MNIST IDX files.")
-    var fashionDir = FashionMNIST.defaultDirectory
+    package var fashionDir = FashionMNIST.defaultDirectory
 
     @Option(help: "The CSV file (--data csv), or the feature matrix .npy file, N x M (--data npy).")
-    var path: String?
+    package var path: String?
 
     @Option(help: "Labels .npy file, one integer per row (--data npy).")
-    var labels: String?
+    package var labels: String?
 
     @Option(help: "Sample ids .npy file, one integer per row (--data npy; default: row numbers).")
-    var sampleIds: String?
+    package var sampleIds: String?
 
     @Option(help: "CSV: the label column's header name.")
-    var labelColumn = "label"
+    package var labelColumn = "label"
 
     @Option(help: "CSV: the id column's header name (ids are row numbers when absent).")
-    var idColumn = "id"
+    package var idColumn = "id"
 
     @Option(help: "Classes to keep: 'all' or a comma-separated list such as 0,6.")
-    var classes = ClassList(nil)
+    package var classes = ClassList(nil)
 
     @Option(help: "Keep a seeded random subset of this many training samples.")
-    var limit: Int?
+    package var limit: Int?
 
-    func validate() throws {
+    package func validate() throws {
         switch data {
         case .fashionMnist: break
         case .csv: if path == nil { throw ValidationError("--data csv needs --path FILE.csv") }
@@ -140,16 +144,16 @@ struct DataOptions: ParsableArguments {
 }
 
 /// The training data, loaded: inputs (or a feature file), labels, ids.
-struct LoadedData {
-    var data: LabeledData?          // inputs for a feature map
-    var features: NPYFile?          // a given feature matrix
-    var rows: [Int]                 // rows of `features` used
-    var labels: [Int]
-    var ids: [Int]
-    var description: DataDescription
+package struct LoadedData {
+    package var data: LabeledData?          // inputs for a feature map
+    package var features: NPYFile?          // a given feature matrix
+    package var rows: [Int]                 // rows of `features` used
+    package var labels: [Int]
+    package var ids: [Int]
+    package var description: DataDescription
 }
 
-func loadTraining(_ o: DataOptions, seed: UInt64) throws -> LoadedData {
+package func loadTraining(_ o: DataOptions, seed: UInt64) throws -> LoadedData {
     switch o.data {
     case .fashionMnist:
         Progress.report("reading Fashion-MNIST from \(o.fashionDir)")
@@ -198,7 +202,7 @@ func loadTraining(_ o: DataOptions, seed: UInt64) throws -> LoadedData {
 
 /// Reloads the data a model was trained on, from its description, for
 /// evaluation: all samples of the described selection (forgotten included).
-func reloadTraining(_ d: DataDescription, labelsPath: String?, labelColumn: String, idColumn: String) throws -> LabeledData? {
+package func reloadTraining(_ d: DataDescription, labelsPath: String?, labelColumn: String, idColumn: String) throws -> LabeledData? {
     switch d.kind {
     case "fashion-mnist":
         return try FashionMNIST.load(.train, directory: d.path ?? FashionMNIST.defaultDirectory, classes: d.classes, limit: d.limit, seed: d.seed ?? 0)
@@ -214,7 +218,7 @@ func reloadTraining(_ d: DataDescription, labelsPath: String?, labelColumn: Stri
 
 /// The median pairwise distance of up to 1000 seeded samples: the usual
 /// bandwidth heuristic for the Gaussian kernel.
-func medianDistance(_ x: Matrix, seed: UInt64) -> Double {
+package func medianDistance(_ x: Matrix, seed: UInt64) -> Double {
     var g = SeededGenerator(seed: seed ^ 0xBA5D)
     var rows = Array(0..<x.rows)
     rows.shuffle(using: &g)
@@ -232,7 +236,7 @@ func medianDistance(_ x: Matrix, seed: UInt64) -> Double {
 }
 
 /// The mean and the sample standard deviation (0 for a single value).
-func meanAndSpread(_ v: [Double]) -> (Double, Double) {
+package func meanAndSpread(_ v: [Double]) -> (Double, Double) {
     let mean = v.reduce(0, +) / Double(v.count)
     let sd = v.count > 1 ? (v.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(v.count - 1)).squareRoot() : 0
     return (mean, sd)
