@@ -111,7 +111,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MusoTests",
-            dependencies: ["muso", "TestSupport"]
+            dependencies: ["muso", "muso-mpi", "TestSupport", "UnlearningIO", "LinearAlgebra"]
         ),
         .testTarget(
             name: "UnlearningIOTests",

@@ -154,6 +154,7 @@ public struct DistributedModelStore {
         // 3. The manifest, by rank 0.
         try comm.agree {
             guard comm.rank == 0 else { return }
+            FaultInjection.point("before-manifest")
             var arrays: [(String, Matrix)] = [("theta0", model.initialParameters), ("targets", model.targets), ("offsets", model.offsets),
                                               ("dual0", model.originalDual), ("dual", model.dual), ("theta", model.parameters)]
             if let s = model.schurFactor { arrays.append(("schur", s.lowerFactor)) }
@@ -181,6 +182,7 @@ public struct DistributedModelStore {
                                         to: manifestPath(directory), replacing: previous?.identity)
             }
         }
+        FaultInjection.point("after-manifest")
         model.factorGeneration = factorGeneration
         // 4. Files of the previous generation that the new manifest does not name.
         removeUnreferenced(rank: comm.rank, keeping: Set(mine.map(\.name)), in: directory)

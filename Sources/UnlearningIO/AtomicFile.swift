@@ -249,9 +249,16 @@ public final class FileLock {
 /// temporary file). With `MUSO_FAULT_DELAY=<point>:<seconds>` it sleeps
 /// there instead, which widens a read-modify-write so that the concurrency
 /// tests would see a lost update if the lock did not serialise requests.
+/// Under MPI, `MUSO_FAULT_RANK=<r>` limits the hook to the process of
+/// that rank (`OMPI_COMM_WORLD_RANK`), so that one process of a job dies
+/// and the others are ended by `mpirun`.
 /// Used by the tests; inert otherwise.
 package enum FaultInjection {
-    static let setting: String? = ProcessInfo.processInfo.environment["MUSO_FAULT_INJECT"]
+    static let setting: String? = {
+        let environment = ProcessInfo.processInfo.environment
+        if let rank = environment["MUSO_FAULT_RANK"], rank != environment["OMPI_COMM_WORLD_RANK"] { return nil }
+        return environment["MUSO_FAULT_INJECT"]
+    }()
 
     static let delay: (point: String, seconds: Double)? = {
         guard let s = ProcessInfo.processInfo.environment["MUSO_FAULT_DELAY"],

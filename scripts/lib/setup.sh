@@ -7,7 +7,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
-REQUIRED_PACKAGES=(libopenblas-dev liblapacke-dev zlib1g-dev pkg-config dataset-fashion-mnist)
+REQUIRED_PACKAGES=(libopenblas-dev liblapacke-dev zlib1g-dev pkg-config dataset-fashion-mnist
+                   openmpi-bin libopenmpi-dev libscalapack-openmpi-dev)
 
 missing_packages() {
     local p
