@@ -91,9 +91,11 @@ public struct DistributedModel: @unchecked Sendable {
     /// - Throws: `invalidArgument` for inconsistent sizes or M < N;
     ///   `scalapack(pdpotrf)` when K is not positive definite.
     /// - Complexity per process: N^2 M / (P Q) flops for the Gram matrix
-    ///   (lower blocks only), (N/P + N/Q) M d to generate features, N^3 / (3 P Q)
-    ///   for the factor, 2 N^2 C / (P Q) for the solve, N M (d + 2C) / (P Q)
-    ///   for T and theta; memory N^2 / (P Q) + (N/P + N/Q) blockSize + O(N C + M C).
+    ///   (lower blocks only), 2 (N/P + N/Q) M d to generate features (and
+    ///   2 N M C / P for Phi theta0 in the same pass), N^3 / (3 P Q) for the
+    ///   factor, 2 N^2 C / (P Q) for the solve and up to 20 N^2 / (P Q) for the
+    ///   condition estimate, 2 N M (d + C) / (P Q) to generate features again
+    ///   for theta; memory N^2 / (P Q) + (N/P + N/Q) blockSize + O(N C + M C).
     public init(features: FeatureSource, rows: [Int], targets: Matrix, ids: [Int], initialParameters: Matrix,
                 ridge: Double = 0, grid: ProcessGrid, blockSize: Int = 128) throws {
         let n = rows.count
@@ -196,7 +198,7 @@ public struct DistributedModel: @unchecked Sendable {
                     grid: ProcessGrid, blockSize: Int) throws -> Fit {
         let n = rows.count, c = targets.columns
         var k = try BlockCyclicMatrix(rows: n, columns: n, blockSize: blockSize, grid: grid)
-        try accumulateGram(features: features, rows: rows, ridge: ridge, into: &k)
+        let predicted = try accumulateGram(features: features, rows: rows, ridge: ridge, into: &k, theta0: theta0)
         let anorm = ScaLAPACK.oneNorm(k)
         try ScaLAPACK.potrf(&k)
         // pdpocon's estimate was seen 90 times below the true cond_1(K)
@@ -205,7 +207,7 @@ public struct DistributedModel: @unchecked Sendable {
         let inverseNorm = max(try ScaLAPACK.reciprocalCondition(k, oneNorm: anorm).reciprocal(times: anorm),
                               try inverseOneNorm(factor: k))
         let rcond = 1 / (anorm * inverseNorm)
-        let offsets = try targets - apply(features: features, rows: rows, theta: theta0, communicator: grid.communicator)
+        let offsets = try targets - predicted
         var b = try BlockCyclicMatrix(rows: n, columns: c, blockSize: blockSize, grid: grid)
         try b.fill(from: offsets)
         try ScaLAPACK.potrs(k, &b, columns: 0..<c)
@@ -218,27 +220,41 @@ public struct DistributedModel: @unchecked Sendable {
     /// `k`, lower triangle only: for each column block b of the features,
     /// Phi[I, b] and Phi[J, b] for the local rows I and columns J, then one
     /// DGEMM per local column block into the rows at or below its diagonal.
-    static func accumulateGram(features: FeatureSource, rows: [Int], ridge: Double, into k: inout BlockCyclicMatrix) throws {
+    /// In the same pass, the processes of grid column 0 accumulate
+    /// Phi[I, b] theta0[b] for their rows; one Allreduce returns Phi_S theta0
+    /// (|S| x C) on every process, so the features are not generated again for it.
+    static func accumulateGram(features: FeatureSource, rows: [Int], ridge: Double, into k: inout BlockCyclicMatrix,
+                               theta0: Matrix) throws -> Matrix {
         let gi = k.globalRows, gj = k.globalColumns
-        guard !gi.isEmpty, !gj.isEmpty else { return }
+        let n = rows.count, c = theta0.columns
+        var predicted = Matrix(rows: gi.count, columns: c)
+        let contributes = k.grid.myColumn == 0 && !gi.isEmpty
+        func assemble() throws -> Matrix {
+            var all = [Double](repeating: 0, count: n * c)
+            if contributes { for j in 0..<c { for (r, i) in gi.enumerated() { all[i + j * n] = predicted[r, j] } } }
+            try k.grid.communicator.sum(&all)
+            return try Matrix(rows: n, columns: c, elements: all)
+        }
+        guard !gi.isEmpty, !gj.isEmpty else { return try assemble() }
         let sourceI = try features.restricted(to: gi.map { rows[$0] })
         let same = gi == gj
         let sourceJ = same ? sourceI : try features.restricted(to: gj.map { rows[$0] })
         let ld = k.leadingDimension, nb = k.blockSize
         // Local column blocks: (first local column, width, first local row at or below the diagonal).
         var panels: [(column: Int, width: Int, row: Int)] = []
-        var c = 0
-        while c < gj.count {
-            let w = min(nb, gj.count - c)
-            let first = gi.firstIndex { $0 >= gj[c] } ?? gi.count
-            if first < gi.count { panels.append((c, w, first)) }
-            c += w
+        var column = 0
+        while column < gj.count {
+            let w = min(nb, gj.count - column)
+            let first = gi.firstIndex { $0 >= gj[column] } ?? gi.count
+            if first < gi.count { panels.append((column, w, first)) }
+            column += w
         }
         let m = features.featureCount, step = max(1, features.blockSize)
         for lo in stride(from: 0, to: m, by: step) {
             let cols = lo..<min(m, lo + step)
             let phiI = try sourceI.block(columns: cols)
             let phiJ = same ? phiI : try sourceJ.block(columns: cols)
+            if contributes { try predicted.addProduct(phiI, theta0.selectingRows(Array(cols))) }
             try phiI.withUnsafeBufferPointer { pi in
                 try phiJ.withUnsafeBufferPointer { pj in
                     try k.local.withUnsafeMutableBufferPointer { pk in
@@ -255,6 +271,7 @@ public struct DistributedModel: @unchecked Sendable {
         if ridge != 0 {
             for (cl, j) in gj.enumerated() { if let r = k.localRow(j) { k.local[r + cl * ld] += ridge } }
         }
+        return try assemble()
     }
 
     /// Hager's estimate of ||K^{-1}||_1 (the method of LAPACK's dlacon, on
