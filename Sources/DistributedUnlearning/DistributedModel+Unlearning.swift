@@ -17,7 +17,7 @@ extension DistributedModel {
     /// (to rounding). Collective: every process passes the same ids.
     ///
     /// Without refactorisation (|F| + k <= `refactorLimit`):
-    /// 1. W' = K^{-1} E_{F'}: pdpotrs on k unit columns appended to W;
+    /// 1. W' = K^{-1} E_{F'}: pdpotrs on k unit columns, appended to W (pdgemr2d);
     /// 2. the factor of S grows by k rows: X = L_S^{-1} G[F, F'],
     ///    L22 L22^T = G[F', F'] - X^T X;
     /// 3. A = A0 - W S^{-1} A0[F] (F now includes F'), set to zero on F;
@@ -98,10 +98,18 @@ extension DistributedModel {
                 for r in 0..<w.localRows { w.local[r + cl * ld] = old.local[r + oc * old.leadingDimension] }
             }
         }
-        for (i, p) in positions.enumerated() {
-            if let r = w.localRow(p), let cl = w.localColumn(f + i) { w.local[r + cl * w.leadingDimension] = 1 }
+        // Solved in matrices of their own, `rightHandSideChunk` columns at a
+        // time (see there), then copied into place.
+        let width = factor.rightHandSideChunk
+        for lo in stride(from: 0, to: k, by: width) {
+            let chunk = Array(positions[lo..<min(k, lo + width)])
+            var fresh = try BlockCyclicMatrix(rows: n, columns: chunk.count, blockSize: blockSize, grid: grid)
+            for (i, p) in chunk.enumerated() {
+                if let r = fresh.localRow(p), let cl = fresh.localColumn(i) { fresh.local[r + cl * fresh.leadingDimension] = 1 }
+            }
+            try ScaLAPACK.potrs(factor, &fresh, columns: 0..<chunk.count)
+            ScaLAPACK.copy(fresh, into: &w, firstColumn: f + lo)
         }
-        try ScaLAPACK.potrs(factor, &w, columns: f..<(f + k))
         // 2. G[F ∪ F', F'] on every process, then the factor of S grows.
         let all = forgottenPositions + positions
         var entries = [Double](repeating: 0, count: (f + k) * k)
@@ -169,11 +177,7 @@ extension DistributedModel {
     /// - Complexity per process: 2 N^2 C / (P Q) flops (two pdtrmm); N C values reduced.
     public func certify() throws -> Certificate {
         let n = rows.count, c = outputCount
-        var b = try BlockCyclicMatrix(rows: n, columns: c, blockSize: blockSize, grid: grid)
-        try b.fill(from: dual)
-        try ScaLAPACK.trmm(factor, &b, transposed: true)
-        try ScaLAPACK.trmm(factor, &b, transposed: false)
-        let ka = try b.replicated()
+        let ka = try factor.gramTimesReplicated(dual)
         var num = 0.0, den = 0.0
         for p in retainedPositions {
             for j in 0..<c {

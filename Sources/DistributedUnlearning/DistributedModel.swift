@@ -196,7 +196,7 @@ public struct DistributedModel: @unchecked Sendable {
 
     static func fit(features: FeatureSource, rows: [Int], targets: Matrix, theta0: Matrix, ridge: Double,
                     grid: ProcessGrid, blockSize: Int) throws -> Fit {
-        let n = rows.count, c = targets.columns
+        let n = rows.count
         var k = try BlockCyclicMatrix(rows: n, columns: n, blockSize: blockSize, grid: grid)
         let predicted = try accumulateGram(features: features, rows: rows, ridge: ridge, into: &k, theta0: theta0)
         let anorm = ScaLAPACK.oneNorm(k)
@@ -208,10 +208,7 @@ public struct DistributedModel: @unchecked Sendable {
                               try inverseOneNorm(factor: k))
         let rcond = 1 / (anorm * inverseNorm)
         let offsets = try targets - predicted
-        var b = try BlockCyclicMatrix(rows: n, columns: c, blockSize: blockSize, grid: grid)
-        try b.fill(from: offsets)
-        try ScaLAPACK.potrs(k, &b, columns: 0..<c)
-        let dual = try b.replicated()
+        let dual = try k.solveReplicated(offsets)
         let theta = try theta0 + applyTransposed(features: features, rows: rows, dual: dual, communicator: grid.communicator)
         return Fit(factor: k, offsets: offsets, dual: dual, parameters: theta, condition: rcond > 0 ? 1 / rcond : .infinity)
     }
@@ -279,12 +276,7 @@ public struct DistributedModel: @unchecked Sendable {
     /// - Complexity per process: up to 10 N^2 / (P Q) flops.
     static func inverseOneNorm(factor l: BlockCyclicMatrix) throws -> Double {
         let n = l.rows
-        func solve(_ x: [Double]) throws -> [Double] {
-            var b = try BlockCyclicMatrix(rows: n, columns: 1, blockSize: l.blockSize, grid: l.grid)
-            try b.fill(from: Matrix(column: x))
-            try ScaLAPACK.potrs(l, &b, columns: 0..<1)
-            return try b.replicated().elements
-        }
+        func solve(_ x: [Double]) throws -> [Double] { try l.solveReplicated(Matrix(column: x)).elements }
         var x = [Double](repeating: 1 / Double(n), count: n)
         var estimate = 0.0
         for _ in 0..<5 {

@@ -42,4 +42,6 @@ double pdlansy_(const char *norm, const char *uplo, const int *n, const double *
                 const int *desca, double *work);
 void pdpocon_(const char *uplo, const int *n, const double *a, const int *ia, const int *ja, const int *desca,
               const double *anorm, double *rcond, double *work, const int *lwork, int *iwork, const int *liwork, int *info);
+void pdgemr2d_(const int *m, const int *n, const double *a, const int *ia, const int *ja, const int *desca,
+               double *b, const int *ib, const int *jb, const int *descb, const int *ictxt);
 #endif
