@@ -91,7 +91,8 @@ public struct DistributedModel: @unchecked Sendable {
     /// - Throws: `invalidArgument` for inconsistent sizes or M < N;
     ///   `scalapack(pdpotrf)` when K is not positive definite.
     /// - Complexity per process: N^2 M / (P Q) flops for the Gram matrix
-    ///   (lower blocks only), 2 (N/P + N/Q) M d to generate features (and
+    ///   (lower blocks only), 2 |I ∪ J| M d <= 2 (N/P + N/Q) M d to generate
+    ///   features for the local rows I and columns J (and
     ///   2 N M C / P for Phi theta0 in the same pass), N^3 / (3 P Q) for the
     ///   factor, 2 N^2 C / (P Q) for the solve and up to 20 N^2 / (P Q) for the
     ///   condition estimate, 2 N M (d + C) / (P Q) to generate features again
@@ -233,9 +234,15 @@ public struct DistributedModel: @unchecked Sendable {
             return try Matrix(rows: n, columns: c, elements: all)
         }
         guard !gi.isEmpty, !gj.isEmpty else { return try assemble() }
-        let sourceI = try features.restricted(to: gi.map { rows[$0] })
+        // The features of I ∪ J are made once per block and split: on a
+        // P x 1 or 1 x Q grid one set contains the other, and on diagonal
+        // processes of a square grid they are equal.
+        let union = Array(Set(gi).union(gj)).sorted()
+        let slot = Dictionary(uniqueKeysWithValues: union.enumerated().map { ($1, $0) })
+        let source = try features.restricted(to: union.map { rows[$0] })
         let same = gi == gj
-        let sourceJ = same ? sourceI : try features.restricted(to: gj.map { rows[$0] })
+        let (pickI, pickJ) = (gi.map { slot[$0]! }, gj.map { slot[$0]! })
+        let wholeI = pickI == Array(0..<union.count), wholeJ = pickJ == Array(0..<union.count)
         let ld = k.leadingDimension, nb = k.blockSize
         // Local column blocks: (first local column, width, first local row at or below the diagonal).
         var panels: [(column: Int, width: Int, row: Int)] = []
@@ -249,8 +256,9 @@ public struct DistributedModel: @unchecked Sendable {
         let m = features.featureCount, step = max(1, features.blockSize)
         for lo in stride(from: 0, to: m, by: step) {
             let cols = lo..<min(m, lo + step)
-            let phiI = try sourceI.block(columns: cols)
-            let phiJ = same ? phiI : try sourceJ.block(columns: cols)
+            let phiU = try source.block(columns: cols)
+            let phiI = wholeI ? phiU : try phiU.selectingRows(pickI)
+            let phiJ = same ? phiI : (wholeJ ? phiU : try phiU.selectingRows(pickJ))
             if contributes { try predicted.addProduct(phiI, theta0.selectingRows(Array(cols))) }
             try phiI.withUnsafeBufferPointer { pi in
                 try phiJ.withUnsafeBufferPointer { pj in

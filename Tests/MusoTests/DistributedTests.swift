@@ -132,6 +132,37 @@ struct DistributedTests {
         }
     }
 
+    /// A user's feature matrix (.npy): each process reads its own rows. The
+    /// model and a request of 7 against `muso` on the same file and against
+    /// `muso train` on the file without the forgotten rows.
+    @Test func userFeatureMatrix() throws {
+        let dir = try temporaryDirectory()
+        var g = SplitMix(seed: 21)
+        let (n, m) = (120, 300)
+        let phi = Matrix(rows: n, columns: m) { _, _ in g.normal() / Double(m).squareRoot() }
+        let labels = (0..<n).map { $0 % 2 }
+        try NPY.write(phi, to: dir + "/phi.npy")
+        try NPY.write(labels, to: dir + "/y.npy")
+        let forgotten = (0..<7).map { 5 + 11 * $0 }
+        let kept = (0..<n).filter { !forgotten.contains($0) }
+        try NPY.write(phi.selectingRows(kept), to: dir + "/phi-kept.npy")
+        try NPY.write(kept.map { labels[$0] }, to: dir + "/y-kept.npy")
+        let args = ["--data", "npy", "--path", dir + "/phi.npy", "--labels", dir + "/y.npy", "--seed", "4"]
+        try #require(try mpirun(3, ["train"] + args + ["--grid", "1x3", "--block-size", "8", "-o", dir + "/m"]).status == 0)
+        try #require(try run(muso, ["train"] + args + ["-o", dir + "/s.muso"]).status == 0)
+        let ids = forgotten.map(String.init).joined(separator: ",")
+        let f = try mpirun(3, ["forget", dir + "/m", "--ids", ids])
+        try #require(f.status == 0, "\(f.stderr)")
+        try #require(try run(muso, ["forget", dir + "/s.muso", "--ids", ids]).status == 0)
+        try #require(try run(muso, ["train", "--data", "npy", "--path", dir + "/phi-kept.npy", "--labels", dir + "/y-kept.npy",
+                                    "--seed", "4", "-o", dir + "/r.muso"]).status == 0)
+        #expect(try mpirun(3, ["export", dir + "/m", "--to", dir + "/xm"]).status == 0)
+        #expect(try run(muso, ["export", dir + "/s.muso", "--to", dir + "/xs"]).status == 0)
+        #expect(try run(muso, ["export", dir + "/r.muso", "--to", dir + "/xr"]).status == 0)
+        #expect(try distance(dir + "/xm", dir + "/xs") <= 1e-9)
+        #expect(try distance(dir + "/xm", dir + "/xr") <= 1e-9)
+    }
+
     /// M < N: K is singular; the distributed engine refuses and names the
     /// single-machine primal form.
     @Test func underParameterizedIsRefused() throws {
