@@ -262,8 +262,11 @@ public struct DistributedModelStore {
             guard let shape = expected[entry.name], arrays[entry.name] == nil, shape == (entry.rows, entry.columns) else {
                 throw bad("array '\(entry.name)' (\(entry.rows) x \(entry.columns)) is unknown, repeated or of the wrong shape")
             }
-            let count = entry.rows * entry.columns
-            guard 8 * count <= container.payload.count - offset else { throw bad("array '\(entry.name)' runs past the payload") }
+            let (count, o1) = entry.rows.multipliedReportingOverflow(by: entry.columns)
+            let (length, o2) = count.multipliedReportingOverflow(by: 8)
+            guard entry.rows >= 0, entry.columns >= 0, !o1, !o2, length <= container.payload.count - offset else {
+                throw bad("array '\(entry.name)' (\(entry.rows) x \(entry.columns)) runs past the payload")
+            }
             let matrix = try Matrix(rows: entry.rows, columns: entry.columns, elements: container.doubles(at: offset, count: count))
             if let (i, j) = matrix.firstNonFiniteEntry { throw bad("array '\(entry.name)' holds a non-finite value at row \(i), column \(j)") }
             arrays[entry.name] = matrix
@@ -314,23 +317,45 @@ public struct DistributedModelStore {
 
     static func readBlock(_ path: String, expected: BlockFile, rows: Int, columns: Int, blockSize: Int,
                           grid: ProcessGrid) throws -> BlockCyclicMatrix {
-        let contents = try ContainerFile.read(from: path, magic: blockMagic, version: formatVersion, kind: "block")
-        guard contents.checksum == expected.checksum, contents.bytes.count == expected.bytes else {
-            throw DataError.malformed(path: path, reason: "is not the block file the manifest names (checksum or size differs)")
-        }
-        var m = try BlockCyclicMatrix(rows: rows, columns: columns, blockSize: blockSize, grid: grid)
-        let header = try contents.decodeHeader(BlockHeader.self, path: path)
+        // The local shape from the sizes alone; the file's header and
+        // payload length are checked against it before the blocks are
+        // allocated, and the payload is read straight into them (a factor
+        // file is N^2 / (P Q) values: it is never held twice).
+        let localRows = ProcessGrid.localCount(rows, block: blockSize, index: grid.myRow, of: grid.rows)
+        let localColumns = ProcessGrid.localCount(columns, block: blockSize, index: grid.myColumn, of: grid.columns)
         let want = BlockHeader(rank: grid.communicator.rank, gridRows: grid.rows, gridColumns: grid.columns, rows: rows, columns: columns,
-                               blockSize: blockSize, localRows: m.localRows, localColumns: m.localColumns)
-        let count = m.localRows > 0 ? m.leadingDimension * m.localColumns : 0
-        guard header == want, contents.payload.count == 8 * count else {
+                               blockSize: blockSize, localRows: localRows, localColumns: localColumns)
+        let (count, o1) = (localRows > 0 ? localRows : 0).multipliedReportingOverflow(by: localColumns)
+        let (length, o2) = count.multipliedReportingOverflow(by: 8)
+        guard !o1, !o2 else { throw DataError.malformed(path: path, reason: "impossible block sizes") }
+        guard let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, size == expected.bytes else {
+            throw DataError.malformed(path: path, reason: "is not the block file the manifest names (missing, or its size differs)")
+        }
+        let reader = try ContainerFile.StreamReader(path: path, magic: blockMagic, version: formatVersion, kind: "block")
+        let header: BlockHeader
+        do { header = try JSONDecoder().decode(BlockHeader.self, from: Data(reader.header.bytes)) } catch {
+            throw DataError.malformed(path: path, reason: "corrupted header: \(error)")
+        }
+        guard header == want, reader.header.payloadLength == length else {
             throw DataError.malformed(path: path, reason: "holds blocks of another shape, grid or process than the manifest names")
         }
-        let values = contents.doubles(at: 0, count: count)
-        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+        var m = try BlockCyclicMatrix(rows: rows, columns: columns, blockSize: blockSize, grid: grid)
+        var crc: UInt32 = 0
+        if count > 0 {
+            // localRows > 0: the local storage is exactly `count` values.
+            m.local = try [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
+                crc = try reader.readPayload(into: UnsafeMutableRawBufferPointer(buffer))
+                initialized = count
+            }
+        } else {
+            crc = try reader.readPayload(into: UnsafeMutableRawBufferPointer(start: nil, count: 0))
+        }
+        guard crc == expected.checksum else {
+            throw DataError.malformed(path: path, reason: "is not the block file the manifest names (checksum differs)")
+        }
+        if let bad = m.local.firstIndex(where: { !$0.isFinite }) {
             throw DataError.malformed(path: path, reason: "non-finite value at local index \(bad)")
         }
-        if count > 0 { m.local = values }
         return m
     }
 }

@@ -114,4 +114,78 @@ package enum ContainerFile {
         let headerEnd = prefixLength + Int(h)
         return Contents(bytes: bytes, header: prefixLength..<headerEnd, payload: headerEnd..<end, checksum: crc)
     }
+
+    /// Reads a container whose payload is too large to hold twice: first
+    /// the prefix and the header (`header()`), then the payload straight into
+    /// the caller's buffer (`readPayload(into:)`), which checks the CRC-32
+    /// over both. Memory is the caller's buffer plus the header.
+    package final class StreamReader {
+        let path: String
+        let fd: Int32
+        let size: Int
+        var prefix = [UInt8](repeating: 0, count: ContainerFile.prefixLength)
+        var headerBytes: [UInt8] = []
+        var payloadLength = 0
+
+        /// Opens `path` (a regular file only) and checks magic, version and
+        /// the section lengths against the file's size.
+        package init(path: String, magic: [UInt8], version: UInt32, kind: String) throws {
+            self.path = path
+            (fd, size, _) = try InputFile.open(path)
+            guard size >= prefixLength else { throw DataError.truncated(path: path, expected: prefixLength, actual: size) }
+            try prefix.withUnsafeMutableBytes { try readExactly($0) }
+            let name = String(decoding: magic.prefix { $0 != 0 }, as: UTF8.self)
+            guard Array(prefix[0..<8]) == magic else {
+                throw DataError.malformed(path: path, reason: "not a muso \(kind) file (the magic \(name) is missing)")
+            }
+            let found = integer(8, UInt32.self)
+            guard found == version else {
+                throw DataError.malformed(path: path, reason: "\(kind) file format \(found) is not supported (this muso reads format \(version))")
+            }
+            let h = integer(12, UInt64.self), p = integer(20, UInt64.self)
+            guard h <= 1 << 26, p < UInt64(Int.max / 4), UInt64(prefixLength) + h + p == UInt64(size) else {
+                throw DataError.malformed(path: path, reason: "corrupted: section lengths \(h) + \(p) do not match the file's \(size) bytes")
+            }
+            headerBytes = [UInt8](repeating: 0, count: Int(h))
+            try headerBytes.withUnsafeMutableBytes { try readExactly($0) }
+            payloadLength = Int(p)
+        }
+
+        deinit { close(fd) }
+
+        /// The JSON header and the payload's length in bytes.
+        package var header: (bytes: [UInt8], payloadLength: Int) { (headerBytes, payloadLength) }
+
+        /// Reads the payload into `buffer` (exactly `payloadLength` bytes)
+        /// and checks the CRC-32 of header and payload.
+        /// - Returns: the checksum.
+        package func readPayload(into buffer: UnsafeMutableRawBufferPointer) throws -> UInt32 {
+            guard buffer.count == payloadLength else { throw DataError.malformed(path: path, reason: "payload of unexpected length") }
+            try readExactly(buffer)
+            var crc = headerBytes.withUnsafeBytes { crc32Checksum($0) }
+            crc = crc32Checksum(UnsafeRawBufferPointer(buffer), continuing: crc)
+            let stored = integer(28, UInt32.self)
+            guard crc == stored else {
+                throw DataError.malformed(path: path, reason: String(format: "corrupted: checksum mismatch (stored %08x, computed %08x)", stored, crc))
+            }
+            return crc
+        }
+
+        func integer<T: FixedWidthInteger>(_ offset: Int, _: T.Type) -> T {
+            prefix.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+        }
+
+        func readExactly(_ buffer: UnsafeMutableRawBufferPointer) throws {
+            var offset = 0
+            while offset < buffer.count {
+                let n = Glibc.read(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw DataError.unreadable(path: path, reason: systemError())
+                }
+                if n == 0 { throw DataError.truncated(path: path, expected: size, actual: offset) }
+                offset += n
+            }
+        }
+    }
 }

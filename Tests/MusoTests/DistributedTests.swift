@@ -163,6 +163,27 @@ struct DistributedTests {
         #expect(try distance(dir + "/xm", dir + "/xr") <= 1e-9)
     }
 
+    /// A block file altered on disk (one byte flipped, or cut short) is
+    /// refused with a message that names it; nothing crashes or hangs.
+    @Test func alteredBlockFileIsRefused() throws {
+        let dir = try temporaryDirectory()
+        try writeCSV(dir + "/train.csv")
+        try #require(try mpirun(2, ["train", "--data", "csv", "--path", dir + "/train.csv"] + Self.modelOptions
+                                    + ["--grid", "1x2", "--block-size", "16", "-o", dir + "/m"]).status == 0)
+        let file = dir + "/m/rank1.factor.g1"
+        let original = try Data(contentsOf: URL(fileURLWithPath: file))
+        var flipped = original
+        flipped[original.count - 100] ^= 0x10
+        try flipped.write(to: URL(fileURLWithPath: file))
+        var r = try mpirun(2, ["inspect", dir + "/m"])
+        #expect(r.status != 0 && r.stderr.contains("rank1.factor.g1") && r.stderr.contains("checksum"), "\(r.stderr)")
+        try original.prefix(original.count - 8).write(to: URL(fileURLWithPath: file))
+        r = try mpirun(2, ["inspect", dir + "/m"])
+        #expect(r.status != 0 && r.stderr.contains("rank1.factor.g1"), "\(r.stderr)")
+        try original.write(to: URL(fileURLWithPath: file))
+        #expect(try mpirun(2, ["inspect", dir + "/m"]).status == 0)
+    }
+
     /// M < N: K is singular; the distributed engine refuses and names the
     /// single-machine primal form.
     @Test func underParameterizedIsRefused() throws {
