@@ -244,11 +244,19 @@ public struct DistributedModel: @unchecked Sendable {
         let (pickI, pickJ) = (gi.map { slot[$0]! }, gj.map { slot[$0]! })
         let wholeI = pickI == Array(0..<union.count), wholeJ = pickJ == Array(0..<union.count)
         let ld = k.leadingDimension, nb = k.blockSize
-        // Local column blocks: (first local column, width, first local row at or below the diagonal).
+        // Local column panels of about 512 columns (whole blocks): (first
+        // local column, width, first local row at or below the diagonal of
+        // its first column). Rows above the diagonal of the panel's later
+        // columns are computed too (entries of K's upper triangle, which no
+        // routine reads): at most 512 / 2 per column, against DGEMM calls
+        // that each pack their share of Phi[I, b] again (with one call per
+        // block of nb = 128 columns, the packing was measured to slow the
+        // Gram pass down).
         var panels: [(column: Int, width: Int, row: Int)] = []
+        let panelWidth = nb * max(1, 512 / nb)
         var column = 0
         while column < gj.count {
-            let w = min(nb, gj.count - column)
+            let w = min(panelWidth, gj.count - column)
             let first = gi.firstIndex { $0 >= gj[column] } ?? gi.count
             if first < gi.count { panels.append((column, w, first)) }
             column += w

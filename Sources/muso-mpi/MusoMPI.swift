@@ -201,40 +201,17 @@ struct Forget: ParsableCommand {
     @Argument(help: "The model directory.")
     var model: String
 
-    @Option(help: "Ids to forget, comma-separated.")
-    var ids: String?
-
-    @Option(help: "A file of ids to forget (separated by commas, spaces or newlines; # starts a comment).")
-    var idsFile: String?
-
-    @Flag(help: "Also retrain from scratch on the grid and report the relative parameter distance.")
-    var verify = false
+    @OptionGroup var requestOptions: RequestOptions
 
     @Flag(help: "Refit on the retained samples now (removes every trace of the forgotten samples from the files).")
     var refactor = false
 
-    @Option(help: "Wait up to this many seconds for another request on the same model to finish.")
-    var wait: Double = 0
-
-    @Flag(help: "Apply the request even when its certificate fails its bounds; the journal then records it as UNVERIFIED.")
-    var acceptUnverified = false
-
     @OptionGroup var mpi: MPIOptions
-
-    func validate() throws {
-        if (ids == nil) == (idsFile == nil) { throw ValidationError("give exactly one of --ids and --ids-file") }
-        if !(wait >= 0 && wait <= 86400) { throw ValidationError("--wait must be between 0 and 86400 seconds") }
-    }
 
     func run() throws {
         try withMPI(mpi) { comm in
-            let request: [Int] = try comm.agree {
-                let parsed = try ids.map { try IDList.parse($0, source: "--ids") }
-                    ?? IDList.parse(InputFile.text(idsFile!, limit: 1 << 30), source: idsFile!)
-                guard !parsed.isEmpty else { throw Failure("the request names no id") }
-                if let repeated = IDList.firstRepeat(parsed) { throw Failure("the request names id \(repeated) more than once") }
-                return parsed
-            }
+            let request = try comm.agree { try requestOptions.requestedIDs() }
+            let (wait, verify, acceptUnverified) = (requestOptions.wait, requestOptions.verify, requestOptions.acceptUnverified)
             let lock = try comm.agree { () -> FileLock? in
                 comm.rank == 0 ? try FileLock.acquire(DistributedModelStore.manifestPath(model), wait: wait) : nil
             }
@@ -253,8 +230,7 @@ struct Forget: ParsableCommand {
                 }
                 return
             case let .overlaps(ids, entry):
-                let shown = ids.prefix(10).map(String.init).joined(separator: ", ") + (ids.count > 10 ? ", ... (\(ids.count) in all)" : "")
-                throw DistributedError.remote(rank: 0, message: "id \(shown) already forgotten (request #\(entry.sequence) of \(entry.time)), but the request is not that one; a request is not applied twice in part: send the ids not yet forgotten")
+                throw DistributedError.remote(rank: 0, message: overlapMessage(ids, entry))
             case .new:
                 break
             }
@@ -338,10 +314,7 @@ struct Inspect: ParsableCommand {
                                     "bandwidth": meta.featureMap.bandwidth as Any, "path": meta.featureMap.path as Any],
                     "data": ["kind": meta.data.kind, "path": meta.data.path as Any, "classes": meta.data.classes, "limit": meta.data.limit as Any],
                     "condition_estimate": m.conditionEstimate, "certificate": certificateJSON(certificate),
-                    "journal": meta.journal.map { e in
-                        ["request": e.sequence, "ids": e.ids, "time": e.time, "method": e.method, "seconds": e.seconds,
-                         "samples_after": e.samplesAfter, "certificate": certificateJSON(e.certificate)] as [String: Any]
-                    },
+                    "journal": journalJSON(meta.journal),
                 ])
                 return
             }
@@ -351,18 +324,7 @@ struct Inspect: ParsableCommand {
             say(comm, "  features: \(meta.featureMap.kind)\(meta.featureMap.inputDimension.map { ", d = \($0)" } ?? "")\(meta.featureMap.path.map { ", file \($0)" } ?? "")")
             say(comm, "  data: \(meta.data.kind)\(meta.data.path.map { " (\($0))" } ?? ""), classes \(meta.data.classes.map(String.init).joined(separator: ","))")
             say(comm, "  cond(K) estimate: \(format(m.conditionEstimate)); state now: \(certificate)")
-            if meta.journal.isEmpty {
-                say(comm, "  journal: no deletion requests")
-            } else {
-                say(comm, "  journal: \(meta.journal.count) request(s), \(meta.journal.reduce(0) { $0 + $1.ids.count }) samples forgotten")
-                for e in meta.journal {
-                    let shown = e.ids.prefix(8).map(String.init).joined(separator: ",") + (e.ids.count > 8 ? ",..." : "")
-                    var line = "    #\(e.sequence) \(e.time): \(e.ids.count) ids [\(shown)], \(e.method), \(format(e.seconds, "%.3f")) s, \(e.samplesAfter) left"
-                    if let d = e.certificate.oracleDistance { line += ", distance to retrain \(format(d))" }
-                    line += ", residual \(format(e.certificate.stationarityResidual))"
-                    say(comm, line)
-                }
-            }
+            for line in journalLines(meta.journal) { say(comm, line) }
         }
     }
 }

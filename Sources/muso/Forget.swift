@@ -30,14 +30,7 @@ struct Forget: ParsableCommand {
     @Argument(help: "The model file.")
     var model: String
 
-    @Option(help: "Ids to forget, comma-separated.")
-    var ids: String?
-
-    @Option(help: "A file of ids to forget (separated by commas, spaces or newlines; # starts a comment).")
-    var idsFile: String?
-
-    @Flag(help: "Also retrain from scratch and report the relative parameter distance.")
-    var verify = false
+    @OptionGroup var requestOptions: RequestOptions
 
     @Option(help: "Retraining route for --verify (\(RouteChoice.allCases.map(\.rawValue).joined(separator: ", "))).")
     var route: RouteChoice = .cholesky
@@ -45,29 +38,12 @@ struct Forget: ParsableCommand {
     @Option(name: [.customShort("o"), .long], help: "Write the new model here instead of replacing MODEL.")
     var output: String?
 
-    @Option(help: "Wait up to this many seconds for another request on the same model to finish (default 0: refuse at once with a 'busy' error).")
-    var wait: Double = 0
-
-    @Flag(help: "Apply the request even when its certificate fails its bounds; the journal then records it as UNVERIFIED.")
-    var acceptUnverified = false
-
     @OptionGroup var common: CommonOptions
-
-    func validate() throws {
-        if (ids == nil) == (idsFile == nil) { throw ValidationError("give exactly one of --ids and --ids-file") }
-        if !(wait >= 0 && wait <= 86400) { throw ValidationError("--wait must be between 0 and 86400 seconds") }
-    }
 
     func run() throws {
         common.apply()
-        var request: [Int]
-        if let ids {
-            request = try IDList.parse(ids, source: "--ids")
-        } else {
-            request = try IDList.parse(InputFile.text(idsFile!, limit: 1 << 30), source: idsFile!)
-        }
-        guard !request.isEmpty else { throw Failure("the request names no id") }
-        if let repeated = IDList.firstRepeat(request) { throw Failure("the request names id \(repeated) more than once") }
+        let request = try requestOptions.requestedIDs()
+        let (wait, verify, acceptUnverified) = (requestOptions.wait, requestOptions.verify, requestOptions.acceptUnverified)
         // The whole read-modify-write holds the model's lock (and the
         // output's, when it is another file): concurrent requests are applied
         // one after the other, never one over the other.
@@ -95,8 +71,7 @@ struct Forget: ParsableCommand {
             }
             throw Failure("the ids were already forgotten by request #\(entry.sequence) of \(entry.time); nothing to write to \(target)")
         case let .overlaps(ids, entry):
-            let shown = ids.prefix(10).map(String.init).joined(separator: ", ") + (ids.count > 10 ? ", ... (\(ids.count) in all)" : "")
-            throw Failure("id \(shown) already forgotten (request #\(entry.sequence) of \(entry.time)), but the request is not that one; a request is not applied twice in part: send the ids not yet forgotten")
+            throw Failure(overlapMessage(ids, entry))
         case .new:
             break
         }
@@ -174,10 +149,7 @@ struct Inspect: ParsableCommand {
                 "data": ["kind": file.data.kind, "path": file.data.path as Any, "classes": file.data.classes,
                          "limit": file.data.limit as Any, "seed": file.data.seed.map { Int(truncatingIfNeeded: $0) } as Any],
                 "condition_estimate_at_fit": m.fittedConditionEstimate,
-                "journal": file.journal.map { e in
-                    ["request": e.sequence, "ids": e.ids, "time": e.time, "method": e.method, "seconds": e.seconds,
-                     "samples_after": e.samplesAfter, "certificate": certificateJSON(e.certificate)] as [String: Any]
-                },
+                "journal": journalJSON(file.journal),
             ])
             return
         }
@@ -191,17 +163,6 @@ struct Inspect: ParsableCommand {
         print(mapLine)
         print("  data: \(file.data.kind)\(file.data.path.map { " (\($0))" } ?? ""), classes \(file.data.classes.map(String.init).joined(separator: ","))\(file.data.limit.map { ", subset of \($0)" } ?? "")")
         print("  cond(K) estimate at fit: \(format(m.fittedConditionEstimate))")
-        if file.journal.isEmpty {
-            print("  journal: no deletion requests")
-        } else {
-            print("  journal: \(file.journal.count) request(s), \(file.journal.reduce(0) { $0 + $1.ids.count }) samples forgotten")
-            for e in file.journal {
-                let shown = e.ids.prefix(8).map(String.init).joined(separator: ",") + (e.ids.count > 8 ? ",..." : "")
-                var line = "    #\(e.sequence) \(e.time): \(e.ids.count) ids [\(shown)], \(e.method), \(format(e.seconds, "%.3f")) s, \(e.samplesAfter) left"
-                if let d = e.certificate.oracleDistance { line += ", distance to retrain \(format(d))" }
-                line += ", residual \(format(e.certificate.stationarityResidual))"
-                print(line)
-            }
-        }
+        for line in journalLines(file.journal) { print(line) }
     }
 }
