@@ -69,20 +69,9 @@ extension DistributedModel {
         let newTargets = try targets.selectingRows(keep)
         let fit = try DistributedModel.fit(features: features, rows: newRows, targets: newTargets, theta0: initialParameters,
                                            ridge: ridge, grid: grid, blockSize: blockSize)
-        rows = newRows
-        ids = keep.map { ids[$0] }
-        targets = newTargets
-        factor = fit.factor
-        offsets = fit.offsets
-        originalDual = fit.dual
-        dual = fit.dual
-        parameters = fit.parameters
-        conditionEstimate = fit.condition
-        forgottenPositions = []
-        inverseColumns = nil
-        schurFactor = nil
-        factorizations += 1
-        factorGeneration = nil
+        self = DistributedModel(grid: grid, blockSize: blockSize, ridge: ridge, features: features, rows: newRows,
+                                ids: keep.map { ids[$0] }, targets: newTargets, initialParameters: initialParameters, fit: fit,
+                                factorizations: factorizations + 1, refactorFraction: refactorFraction)
     }
 
     /// Steps 1-4 of `forget` without refactorisation.

@@ -113,22 +113,20 @@ public struct DistributedModel: @unchecked Sendable {
         guard Set(ids).count == n else { throw DistributedError.invalidArgument("sample ids repeat") }
         try targets.requireFinite("the targets")
         try initialParameters.requireFinite("theta0")
-        self.grid = grid
-        self.blockSize = blockSize
-        self.ridge = ridge
-        self.features = features
-        self.rows = rows
-        self.ids = ids
-        self.targets = targets
-        self.initialParameters = initialParameters
         let fit = try DistributedModel.fit(features: features, rows: rows, targets: targets, theta0: initialParameters,
                                            ridge: ridge, grid: grid, blockSize: blockSize)
-        factor = fit.factor
-        offsets = fit.offsets
-        originalDual = fit.dual
-        dual = fit.dual
-        parameters = fit.parameters
-        conditionEstimate = fit.condition
+        self.init(grid: grid, blockSize: blockSize, ridge: ridge, features: features, rows: rows, ids: ids, targets: targets,
+                  initialParameters: initialParameters, fit: fit, factorizations: 1, refactorFraction: 0.1)
+    }
+
+    /// A freshly factored model: nothing forgotten since its factorisation.
+    init(grid: ProcessGrid, blockSize: Int, ridge: Double, features: FeatureSource, rows: [Int], ids: [Int], targets: Matrix,
+         initialParameters: Matrix, fit: Fit, factorizations: Int, refactorFraction: Double) {
+        self.init(grid: grid, blockSize: blockSize, ridge: ridge, features: features, rows: rows, ids: ids, targets: targets,
+                  initialParameters: initialParameters, offsets: fit.offsets, factor: fit.factor, originalDual: fit.dual,
+                  dual: fit.dual, parameters: fit.parameters, forgottenPositions: [], inverseColumns: nil, schurFactor: nil,
+                  conditionEstimate: fit.condition, factorizations: factorizations, refactorFraction: refactorFraction,
+                  factorGeneration: nil)
     }
 
     /// A model from its saved state (`DistributedModelStore.load`).
@@ -205,8 +203,8 @@ public struct DistributedModel: @unchecked Sendable {
         // pdpocon's estimate was seen 90 times below the true cond_1(K)
         // (6.0e3 against 5.4e5 at N = 300); Hager's estimate from a few
         // solves is taken beside it, and the larger (both are lower bounds).
-        let inverseNorm = max(try ScaLAPACK.reciprocalCondition(k, oneNorm: anorm).reciprocal(times: anorm),
-                              try inverseOneNorm(factor: k))
+        let rcondPdpocon = try ScaLAPACK.reciprocalCondition(k, oneNorm: anorm)
+        let inverseNorm = max(rcondPdpocon > 0 ? 1 / (rcondPdpocon * anorm) : .infinity, try inverseOneNorm(factor: k))
         let rcond = 1 / (anorm * inverseNorm)
         let offsets = try targets - predicted
         let dual = try k.solveReplicated(offsets)

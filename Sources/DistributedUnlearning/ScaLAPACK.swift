@@ -88,11 +88,6 @@ enum ScaLAPACK {
     }
 }
 
-extension Double {
-    /// (1 / self) / anorm, the inverse norm from pdpocon's reciprocal condition.
-    func reciprocal(times anorm: Double) -> Double { self > 0 ? 1 / (self * anorm) : .infinity }
-}
-
 extension BlockCyclicMatrix {
     /// The widest block of right-hand sides handed to one PBLAS triangular
     /// call: a quarter of a block. PBLAS picks its pdtrsm/pdtrmm variant from

@@ -97,3 +97,14 @@ package struct PreparedTraining {
             : InitialParameters.gaussian(features: m, outputs: targets.columns, standardDeviation: scale, seed: o.seed &+ 2)
     }
 }
+
+/// The arrays that define a feature map, as `export` writes them:
+/// frequencies (d x M/2) for random Fourier features, weights (d x M) and
+/// biases (M x 1) for random ReLU features; nil for a feature file.
+package func featureMapArrays(_ map: (any FeatureMap)?) -> [(name: String, matrix: Matrix)]? {
+    switch map {
+    case let rff as RandomFourierFeatures: return [("frequencies", rff.frequencies)]
+    case let relu as RandomReLUFeatures: return [("weights", relu.weights), ("biases", Matrix(column: relu.biases))]
+    default: return nil
+    }
+}

@@ -366,12 +366,9 @@ struct Export: ParsableCommand {
                 try put("dual", m.dual.selectingRows(kept))
                 try NPY.write(m.retainedIDs, to: "\(to)/ids.npy"); written.append("ids.npy")
                 if let x = m.features.inputs { try put("inputs", x.selectingRows(kept.map { m.rows[$0] })) }
-                switch m.features.featureMap {
-                case let rff as RandomFourierFeatures: try put("frequencies", rff.frequencies)
-                case let relu as RandomReLUFeatures:
-                    try put("weights", relu.weights)
-                    try put("biases", Matrix(column: relu.biases))
-                default:
+                if let arrays = featureMapArrays(m.features.featureMap) {
+                    for (name, matrix) in arrays { try put(name, matrix) }
+                } else {
                     try NPY.write(kept.map { m.rows[$0] }, to: "\(to)/feature_rows.npy"); written.append("feature_rows.npy")
                 }
                 let info: [String: Any] = sanitize([

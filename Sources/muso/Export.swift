@@ -48,12 +48,9 @@ struct Export: ParsableCommand {
         if let b = s.moment { try put("moment", b) }
         if includeFactor { try put("factor", s.lowerFactor) }
         if let x = try m.retainedInputs() { try put("inputs", x) }
-        switch m.features.featureMap {
-        case let rff as RandomFourierFeatures: try put("frequencies", rff.frequencies)
-        case let relu as RandomReLUFeatures:
-            try put("weights", relu.weights)
-            try put("biases", Matrix(column: relu.biases))
-        default:
+        if let arrays = featureMapArrays(m.features.featureMap) {
+            for (name, matrix) in arrays { try put(name, matrix) }
+        } else {
             try NPY.write(m.featureRows, to: "\(to)/feature_rows.npy"); written.append("feature_rows.npy")
         }
         var meta: [String: Any] = [
