@@ -8,7 +8,7 @@ let package = Package(
         .library(name: "LinearAlgebra", targets: ["LinearAlgebra"]),
         .library(name: "Unlearning", targets: ["Unlearning"]),
         .library(name: "UnlearningIO", targets: ["UnlearningIO"]),
-        .library(name: "Network", targets: ["Network"]),
+        .library(name: "Network", targets: ["Network", "NetworkIO"]),
         .executable(name: "muso", targets: ["muso"]),
         // Past one machine: needs OpenMPI and ScaLAPACK; the products above do not.
         .library(name: "DistributedUnlearning", targets: ["DistributedUnlearning"]),
@@ -36,6 +36,7 @@ let package = Package(
         ),
         .target(
             name: "Unlearning",
+            // _CKernels: the cos/sin kernel of the random Fourier map (SinCos.swift).
             dependencies: ["LinearAlgebra", "_CKernels"]
         ),
         // The network extension: an MLP on BLAS, MUSO's relabel/fine-tune.
@@ -51,7 +52,12 @@ let package = Package(
         // Data formats (IDX, CSV, NPY) and the model file.
         .target(
             name: "UnlearningIO",
-            dependencies: ["Unlearning", "LinearAlgebra", "Network", "_CZlib"]
+            dependencies: ["Unlearning", "LinearAlgebra", "_CZlib"]
+        ),
+        // The network file: where the network extension meets the file formats.
+        .target(
+            name: "NetworkIO",
+            dependencies: ["Network", "UnlearningIO", "LinearAlgebra"]
         ),
         // What the two commands share: data and model options, loading, output.
         .target(
@@ -94,7 +100,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["LinearAlgebra", "Unlearning", "UnlearningIO"],
+            dependencies: ["LinearAlgebra", "Unlearning"],
             path: "Tests/TestSupport"
         ),
         .testTarget(
@@ -107,7 +113,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NetworkTests",
-            dependencies: ["Network", "Unlearning", "UnlearningIO", "LinearAlgebra", "TestSupport"]
+            dependencies: ["Network", "NetworkIO", "Unlearning", "UnlearningIO", "LinearAlgebra", "TestSupport"]
         ),
         .testTarget(
             name: "MusoTests",
@@ -115,7 +121,7 @@ let package = Package(
         ),
         .testTarget(
             name: "UnlearningIOTests",
-            dependencies: ["UnlearningIO", "Unlearning", "LinearAlgebra", "TestSupport"]
+            dependencies: ["UnlearningIO", "NetworkIO", "Unlearning", "LinearAlgebra", "TestSupport"]
         ),
     ]
 )

@@ -15,6 +15,7 @@ let package = Package(
             name: "MusoFuzz",
             dependencies: [
                 .product(name: "UnlearningIO", package: "MUSO"),
+                .product(name: "Network", package: "MUSO"),
             ]
         ),
     ]

@@ -1,4 +1,7 @@
+// MPI, BLACS and ScaLAPACK have no place in LinearAlgebra (which must build
+// without them): this module is their only Swift layer.
 internal import _CMPI
+// The byte counters of the PMPI layer (`Traffic`).
 internal import _CMPITraffic
 
 /// What went wrong in the distributed engine.

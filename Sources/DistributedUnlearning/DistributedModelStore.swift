@@ -166,7 +166,7 @@ public struct DistributedModelStore {
                 featureRows = Array(0..<model.rows.count)
             }
             var meta = metadata
-            if meta.featureMap.kind == "npy" { meta.featureMap.rows = featureRows }
+            if meta.featureMap.kind == .npy { meta.featureMap.rows = featureRows }
             let manifest = Manifest(generation: generation, gridRows: grid.rows, gridColumns: grid.columns, blockSize: model.blockSize,
                                     ridge: model.ridge, conditionEstimate: model.conditionEstimate, factorizations: model.factorizations,
                                     refactorFraction: model.refactorFraction, factorGeneration: factorGeneration,
@@ -278,7 +278,7 @@ public struct DistributedModelStore {
         // The features.
         let features: FeatureSource
         let map = manifest.metadata.featureMap
-        if map.kind == "npy" {
+        if map.kind == .npy {
             guard let npy = map.path else { throw bad("the feature file's path is missing") }
             features = try comm.agree { try npyResolver(npy) }
             guard features.featureCount == m, manifest.featureRows.allSatisfy({ (0..<features.sampleCount).contains($0) }) else {

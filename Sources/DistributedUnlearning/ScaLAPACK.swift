@@ -1,3 +1,5 @@
+// MPI, BLACS and ScaLAPACK have no place in LinearAlgebra (which must build
+// without them): this module is their only Swift layer.
 internal import _CMPI
 import LinearAlgebra
 

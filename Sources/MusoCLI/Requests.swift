@@ -61,7 +61,7 @@ package func journalLines(_ journal: [JournalEntry]) -> [String] {
 /// The journal as `inspect --json` prints it.
 package func journalJSON(_ journal: [JournalEntry]) -> [[String: Any]] {
     journal.map { e in
-        ["request": e.sequence, "ids": e.ids, "time": e.time, "method": e.method, "seconds": e.seconds,
+        ["request": e.sequence, "ids": e.ids, "time": e.time, "method": e.method.rawValue, "seconds": e.seconds,
          "samples_after": e.samplesAfter, "certificate": certificateJSON(e.certificate)] as [String: Any]
     }
 }

@@ -75,7 +75,7 @@ package func certificateJSON(_ c: CertificateRecord) -> [String: Any] {
     if let v = c.residualBound { out["residual_bound"] = v }
     if let v = c.factorResidual { out["factor_probe_residual"] = v }
     if let v = c.oracleDistance { out["relative_distance_to_retrain"] = v }
-    if let v = c.oracleRoute { out["oracle_route"] = v }
+    if let v = c.oracleRoute { out["oracle_route"] = v.rawValue }
     if let v = c.forgottenCoefficientResidual { out["forgotten_coefficient_residual"] = v }
     if let v = c.conditionEstimate { out["condition_estimate"] = v }
     if let v = c.errorBound { out["error_bound"] = v }
@@ -159,13 +159,13 @@ package func loadTraining(_ o: DataOptions, seed: UInt64) throws -> LoadedData {
         Progress.report("reading Fashion-MNIST from \(o.fashionDir)")
         let d = try FashionMNIST.load(.train, directory: o.fashionDir, classes: o.classes.classes, limit: o.limit, seed: seed)
         return LoadedData(data: d, features: nil, rows: [], labels: d.labels, ids: d.ids,
-                          description: DataDescription(kind: "fashion-mnist", path: o.fashionDir, classes: d.classes, limit: o.limit, seed: seed))
+                          description: DataDescription(kind: .fashionMNIST, path: o.fashionDir, classes: d.classes, limit: o.limit, seed: seed))
     case .csv:
         var d = try CSV.load(o.path!, labelColumn: o.labelColumn, idColumn: o.idColumn)
         if let c = o.classes.classes { d = try d.restricted(to: c) }
         if let limit = o.limit { d = try d.randomSubset(limit, seed: seed) }
         return LoadedData(data: d, features: nil, rows: [], labels: d.labels, ids: d.ids,
-                          description: DataDescription(kind: "csv", path: o.path, classes: d.classes, limit: o.limit, seed: seed))
+                          description: DataDescription(kind: .csv, path: o.path, classes: d.classes, limit: o.limit, seed: seed))
     case .npy:
         let file = try NPYFile(path: o.path!)
         guard file.header.shape.count == 2 else {
@@ -196,7 +196,7 @@ package func loadTraining(_ o: DataOptions, seed: UInt64) throws -> LoadedData {
         }
         let chosen = rows.map { labels[$0] }
         return LoadedData(data: nil, features: file, rows: rows, labels: chosen, ids: rows.map { ids[$0] },
-                          description: DataDescription(kind: "npy", path: o.path, classes: Array(Set(chosen)).sorted(), limit: o.limit, seed: seed))
+                          description: DataDescription(kind: .npy, path: o.path, classes: Array(Set(chosen)).sorted(), limit: o.limit, seed: seed))
     }
 }
 
@@ -204,14 +204,14 @@ package func loadTraining(_ o: DataOptions, seed: UInt64) throws -> LoadedData {
 /// evaluation: all samples of the described selection (forgotten included).
 package func reloadTraining(_ d: DataDescription, labelsPath: String?, labelColumn: String, idColumn: String) throws -> LabeledData? {
     switch d.kind {
-    case "fashion-mnist":
+    case .fashionMNIST:
         return try FashionMNIST.load(.train, directory: d.path ?? FashionMNIST.defaultDirectory, classes: d.classes, limit: d.limit, seed: d.seed ?? 0)
-    case "csv":
+    case .csv:
         guard let path = d.path else { return nil }
         var data = try CSV.load(path, labelColumn: labelColumn, idColumn: idColumn).restricted(to: d.classes)
         if let limit = d.limit { data = try data.randomSubset(limit, seed: d.seed ?? 0) }
         return data
-    default:
+    case .npy, .synthetic:
         return nil
     }
 }

@@ -51,8 +51,10 @@ extension MinNormModel {
         for (what, matrix) in [("targets Y", targets), ("offsets T", offsetTargets), ("theta0", initialParameters)] {
             try matrix.requireFinite("the model's \(what)")
         }
-        if let a = dualCoefficients { try a.requireFinite("the model's dual coefficients A") }
-        if let b = moment { try b.requireFinite("the model's moment b") }
+        switch solution {
+        case let .dual(a): try a.requireFinite("the model's dual coefficients A")
+        case let .primal(b): try b.requireFinite("the model's moment b")
+        }
         if let t = cachedParameters { try t.requireFinite("the model's parameters theta") }
         var g = SeededGenerator(seed: seed)
         let order = form == .dual ? n : m
@@ -67,17 +69,16 @@ extension MinNormModel {
         var kz = Matrix(rows: order, columns: s)        // K z or H z
         var diagonal = [Double](repeating: 0, count: order)
         var phiTheta0 = Matrix(rows: n, columns: c)     // Phi_R theta0
-        var phiTA: Matrix? = form == .dual ? Matrix(rows: m, columns: c) : nil  // Phi_R^T A
+        var phiTA = Matrix(rows: form == .dual ? m : 0, columns: c)  // Phi_R^T A (dual)
         var phiTT = Matrix(rows: m, columns: c)         // Phi_R^T T (primal)
-        switch form {
-        case .dual:
-            let a = dualCoefficients!
+        switch solution {
+        case let .dual(a):
             try features.forEachColumnBlock(rows: rows) { cols, p in
                 // One pass: P^T [z | A], then K z += P (P^T z), Phi theta0 += P theta0_J.
                 let w = try Matrix.product(p, z, transposingFirst: true)
                 try kz.addProduct(p, w, alpha: 1, beta: 1)
                 try phiTheta0.addProduct(p, initialParameters.selectingRows(Array(cols)), alpha: 1, beta: 1)
-                try phiTA!.setRows(cols, to: Matrix.product(p, a, transposingFirst: true))
+                try phiTA.setRows(cols, to: Matrix.product(p, a, transposingFirst: true))
                 p.withUnsafeBufferPointer { e in
                     for j in 0..<p.columns { for i in 0..<p.rows { diagonal[i] += e[i + j * p.rows] * e[i + j * p.rows] } }
                 }
@@ -126,17 +127,15 @@ extension MinNormModel {
         let offsetGap = relative(try (targets - offsetTargets) - phiTheta0, to: targets)
         if !(offsetGap <= sumTolerance) { throw fail("||(Y - T) - Phi theta0|| / ||Y||", offsetGap, sumTolerance) }
 
-        switch form {
-        case .dual:
-            let a = dualCoefficients!
+        switch solution {
+        case let .dual(a):
             let stationarity = relative(try factor.multiply(a) - offsetTargets, to: offsetTargets)
             if !(stationarity <= bound) { throw fail("the stationarity residual ||K A - T|| / ||T||", stationarity, bound) }
-            if let theta = cachedParameters, let phiTA {
+            if let theta = cachedParameters {
                 let gap = relative(try (theta - initialParameters) - phiTA, to: phiTA)
                 if !(gap <= bound) { throw fail("||(theta - theta0) - Phi^T A|| / ||Phi^T A||", gap, bound) }
             }
-        case .primal:
-            let b = moment!
+        case let .primal(b):
             let momentGap = relative(try b - phiTT, to: phiTT)
             if !(momentGap <= sumTolerance) { throw fail("||b - Phi^T T|| / ||Phi^T T||", momentGap, sumTolerance) }
             let theta = try parameters()

@@ -4,7 +4,6 @@ extension MinNormModel {
     /// Everything a model holds besides its features, for saving and
     /// restoring it (the model file of the command-line tool).
     public struct Snapshot: Sendable {
-        public var form: Form
         public var ridge: Double
         /// Sample ids, model order.
         public var ids: [Int]
@@ -16,26 +15,25 @@ extension MinNormModel {
         public var initialParameters: Matrix
         /// theta (M x C), when materialised.
         public var parameters: Matrix?
-        /// A (n x C), dual form.
-        public var dualCoefficients: Matrix?
-        /// b (M x C), primal form.
-        public var moment: Matrix?
+        /// A (n x C, dual) or b (M x C, primal).
+        public var solution: Solution
         /// L (n x n dual, M x M primal).
         public var lowerFactor: Matrix
         public var fittedConditionEstimate: Double
 
-        public init(form: Form, ridge: Double, ids: [Int], targets: Matrix, offsetTargets: Matrix,
-                    initialParameters: Matrix, parameters: Matrix?, dualCoefficients: Matrix?, moment: Matrix?,
+        /// The form of `solution`, and the order of `lowerFactor` (N dual, M primal).
+        public var form: Form { solution.form }
+
+        public init(ridge: Double, ids: [Int], targets: Matrix, offsetTargets: Matrix,
+                    initialParameters: Matrix, parameters: Matrix?, solution: Solution,
                     lowerFactor: Matrix, fittedConditionEstimate: Double) {
-            self.form = form
             self.ridge = ridge
             self.ids = ids
             self.targets = targets
             self.offsetTargets = offsetTargets
             self.initialParameters = initialParameters
             self.parameters = parameters
-            self.dualCoefficients = dualCoefficients
-            self.moment = moment
+            self.solution = solution
             self.lowerFactor = lowerFactor
             self.fittedConditionEstimate = fittedConditionEstimate
         }
@@ -44,9 +42,9 @@ extension MinNormModel {
     /// The model's state (features excepted).
     /// - Complexity: O(n^2 + (n + M) C) copies.
     public var snapshot: Snapshot {
-        Snapshot(form: form, ridge: ridge, ids: ids, targets: targets, offsetTargets: offsetTargets,
+        Snapshot(ridge: ridge, ids: ids, targets: targets, offsetTargets: offsetTargets,
                  initialParameters: initialParameters, parameters: cachedParameters,
-                 dualCoefficients: dualCoefficients, moment: moment, lowerFactor: factor.lowerFactor,
+                 solution: solution, lowerFactor: factor.lowerFactor,
                  fittedConditionEstimate: fittedConditionEstimate)
     }
 
@@ -66,13 +64,11 @@ extension MinNormModel {
         try check(s.targets.rows == n && s.offsetTargets.rows == n && s.offsetTargets.columns == c, "targets \(s.targets.rows) x \(c), offsets \(s.offsetTargets.rows) x \(s.offsetTargets.columns), for \(n) samples")
         try check(s.initialParameters.rows == m && s.initialParameters.columns == c, "theta0 is \(s.initialParameters.rows) x \(s.initialParameters.columns), expected \(m) x \(c)")
         if let p = s.parameters { try check(p.rows == m && p.columns == c, "theta is \(p.rows) x \(p.columns), expected \(m) x \(c)") }
-        switch s.form {
-        case .dual:
-            guard let a = s.dualCoefficients else { throw UnlearningError.shapeMismatch("model snapshot: a dual model without dual coefficients") }
+        switch s.solution {
+        case let .dual(a):
             try check(a.rows == n && a.columns == c, "A is \(a.rows) x \(a.columns), expected \(n) x \(c)")
             try check(s.lowerFactor.rows == n, "the factor has order \(s.lowerFactor.rows), expected N = \(n)")
-        case .primal:
-            guard let b = s.moment else { throw UnlearningError.shapeMismatch("model snapshot: a primal model without its moment") }
+        case let .primal(b):
             try check(b.rows == m && b.columns == c, "b is \(b.rows) x \(b.columns), expected \(m) x \(c)")
             try check(s.lowerFactor.rows == m, "the factor has order \(s.lowerFactor.rows), expected M = \(m)")
         }
@@ -84,7 +80,6 @@ extension MinNormModel {
             throw UnlearningError.duplicateSampleIDs([id])
         }
         guard s.ridge >= 0, s.ridge.isFinite else { throw UnlearningError.invalidArgument("ridge \(s.ridge)") }
-        self.form = s.form
         self.ridge = s.ridge
         self.features = features
         self.rows = rows
@@ -94,8 +89,7 @@ extension MinNormModel {
         self.initialParameters = s.initialParameters
         self.offsetTargets = s.offsetTargets
         self.factor = try Cholesky(lowerFactor: s.lowerFactor)
-        self.dualCoefficients = s.dualCoefficients
-        self.moment = s.moment
+        self.solution = s.solution
         self.cachedParameters = s.parameters
         self.fittedConditionEstimate = s.fittedConditionEstimate
     }
@@ -130,7 +124,6 @@ extension MinNormModel {
     }
 
     init(copying m: MinNormModel, features: FeatureSource, rows: [Int]) {
-        self.form = m.form
         self.ridge = m.ridge
         self.features = features
         self.rows = rows
@@ -140,8 +133,7 @@ extension MinNormModel {
         self.initialParameters = m.initialParameters
         self.offsetTargets = m.offsetTargets
         self.factor = m.factor
-        self.dualCoefficients = m.dualCoefficients
-        self.moment = m.moment
+        self.solution = m.solution
         self.cachedParameters = m.cachedParameters
         self.fittedConditionEstimate = m.fittedConditionEstimate
     }

@@ -8,7 +8,7 @@ extension MinNormModel {
     /// are Ytilde_F = Phi_F theta_R = Y_F - Z (for any eps: with A' = A + Delta
     /// A, K A' = T - E_F Z, and A'_F = 0, so (K A')_F = K_FR A_R = T_F - Z).
     /// - Complexity: 2 N^2 k + k^3 / 3 + 2 k^2 C flops.
-    func dualDeletion(_ f: [Int]) throws -> (gF: Matrix, z: Matrix) {
+    func dualDeletion(_ f: [Int], coefficients a: Matrix) throws -> (gF: Matrix, z: Matrix) {
         let k = f.count
         let gF = try factor.inverseColumns(f)
         var gFF = try gF.selectingRows(f)
@@ -25,7 +25,7 @@ extension MinNormModel {
                 form: "dual", detail: "the block G[F, F] of K^{-1} for the \(k) requested samples is not numerically positive definite",
                 advice: "K is too ill-conditioned for an exact deletion; use ridge > 0.")
         }
-        let z = try blockFactor.solve(dualCoefficients!.selectingRows(f))
+        let z = try blockFactor.solve(a.selectingRows(f))
         return (gF, z)
     }
 
@@ -83,10 +83,9 @@ extension MinNormModel {
         let removedIDs = f.map { ids[$0] }
         var certificate: Certificate
         // Everything that can fail happens before the first change to `self`.
-        switch form {
-        case .dual:
-            let a = dualCoefficients!
-            let (gF, z) = try dualDeletion(f)
+        switch solution {
+        case let .dual(a):
+            let (gF, z) = try dualDeletion(f, coefficients: a)
             var delta = Matrix(rows: rows.count, columns: a.columns)
             try delta.addProduct(gF, z, alpha: -1, beta: 0)
             let updated = try a + delta
@@ -147,12 +146,12 @@ extension MinNormModel {
                 throw UnlearningError.inconsistentState(
                     "after deleting \(f.count) rows the factor does not reproduce K_RR on a random probe (relative gap \(factorGap)); this model must be discarded")
             }
-            dualCoefficients = aR
+            solution = .dual(coefficients: aR)
             cachedParameters = theta
-        case .primal:
+        case let .primal(moment):
             let phiF = try features.rows(f.map { rows[$0] })
             let newFactor = try downdatedFactor(removing: phiF, retained: keep.count)
-            var b = moment!
+            var b = moment
             try b.addProduct(phiF, offsetTargets.selectingRows(f), transposingFirst: true, alpha: -1, beta: 1)
             let theta = try initialParameters + newFactor.solve(b)
             let residual = try newFactor.multiply(theta - initialParameters) - b
@@ -170,7 +169,7 @@ extension MinNormModel {
             if let oracle { certificate.oracleDistance = try distance(of: theta, toRetrained: oracle) }
             try check(certificate, accepting: acceptingUnverified)
             factor = newFactor
-            moment = b
+            solution = .primal(moment: b)
             cachedParameters = theta
         }
         rows = keptRows
@@ -224,9 +223,9 @@ extension MinNormModel {
     /// - Complexity: dual O(N^2 k + k^3 + k^2 C); primal O(M^2 (k + C) + k M C).
     public func optimalLabels(forgetting ids: [Int]) throws -> Matrix {
         let f = try positions(of: ids)
-        switch form {
-        case .dual:
-            let (_, z) = try dualDeletion(f)
+        switch solution {
+        case let .dual(a):
+            let (_, z) = try dualDeletion(f, coefficients: a)
             return try targets.selectingRows(f) - z
         case .primal:
             var copy = self

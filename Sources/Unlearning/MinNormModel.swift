@@ -13,8 +13,9 @@ import LinearAlgebra
 /// ||Phi theta - Y||^2 + eps ||theta - theta0||^2 in both forms.
 ///
 /// The model keeps what exact unlearning needs: the Cholesky factor of K (N x
-/// N, dual) or of H (M x M, primal), the dual coefficients A or the primal
-/// moment b = Phi^T (Y - Phi theta0), the targets, and the ids of its samples.
+/// N, dual) or of H (M x M, primal), the `Solution` of its form (the dual
+/// coefficients A or the primal moment b = Phi^T (Y - Phi theta0)), the
+/// targets, and the ids of its samples.
 /// Deleting samples updates these in O(N^2 k) (dual) or O(M^2 k) (primal),
 /// without refactorising (see `MinNormModel+Unlearning.swift`).
 public struct MinNormModel: Sendable {
@@ -27,8 +28,27 @@ public struct MinNormModel: Sendable {
         public var description: String { rawValue }
     }
 
+    /// The solved system's own array, one per form: a model holds exactly
+    /// one of them.
+    public enum Solution: Sendable {
+        /// A = K^{-1} T (n x C), T = Y - Phi theta0: theta = theta0 + Phi_R^T A.
+        case dual(coefficients: Matrix)
+        /// b = Phi_R^T T (M x C): theta = theta0 + H^{-1} b.
+        case primal(moment: Matrix)
+
+        /// The form this solution belongs to.
+        public var form: Form {
+            switch self {
+            case .dual: .dual
+            case .primal: .primal
+            }
+        }
+    }
+
+    /// A (dual) or b (primal), with the factor of the same form.
+    public internal(set) var solution: Solution
     /// The form chosen from the shapes (dual when N <= M) or forced.
-    public let form: Form
+    public var form: Form { solution.form }
     /// eps >= 0.
     public let ridge: Double
     /// Phi of the samples the model was fitted on (forgotten rows included;
@@ -47,10 +67,11 @@ public struct MinNormModel: Sendable {
     var offsetTargets: Matrix
     /// Cholesky factor of K (dual) or H (primal).
     public internal(set) var factor: Cholesky
-    /// A (n x C), dual form only.
-    public internal(set) var dualCoefficients: Matrix?
-    /// b = Phi^T T (M x C), primal form only.
-    var moment: Matrix?
+    /// A (n x C) of a dual model; nil for a primal one.
+    public var dualCoefficients: Matrix? {
+        if case let .dual(a) = solution { return a }
+        return nil
+    }
     /// theta, when materialised.
     var cachedParameters: Matrix?
     /// The 1-norm condition estimate of K (or H) at fit time.
@@ -114,7 +135,6 @@ public struct MinNormModel: Sendable {
         guard repeated.isEmpty else { throw UnlearningError.duplicateSampleIDs(repeated) }
 
         let chosen = form ?? (n <= m ? .dual : .primal)
-        self.form = chosen
         self.ridge = ridge
         self.features = features
         self.rows = rows
@@ -136,8 +156,7 @@ public struct MinNormModel: Sendable {
             self.fittedConditionEstimate = try f.conditionEstimate()
             let a = try f.solve(t)
             self.factor = f
-            self.dualCoefficients = a
-            self.moment = nil
+            self.solution = .dual(coefficients: a)
             self.cachedParameters = try theta0 + features.applyTransposed(rows: rows, to: a)
         case .primal:
             if ridge == 0 && m > n {
@@ -150,8 +169,7 @@ public struct MinNormModel: Sendable {
             self.fittedConditionEstimate = try f.conditionEstimate()
             let b = try features.applyTransposed(rows: rows, to: t)
             self.factor = f
-            self.dualCoefficients = nil
-            self.moment = b
+            self.solution = .primal(moment: b)
             self.cachedParameters = try theta0 + f.solve(b)
         }
     }
@@ -193,9 +211,9 @@ public struct MinNormModel: Sendable {
     /// - Complexity: O(1) when cached; else 2 N M C flops (plus generation).
     public func parameters() throws -> Matrix {
         if let cachedParameters { return cachedParameters }
-        switch form {
-        case .dual: return try initialParameters + features.applyTransposed(rows: rows, to: dualCoefficients!)
-        case .primal: return try initialParameters + factor.solve(moment!)
+        switch solution {
+        case let .dual(a): return try initialParameters + features.applyTransposed(rows: rows, to: a)
+        case let .primal(b): return try initialParameters + factor.solve(b)
         }
     }
 

@@ -1,5 +1,8 @@
 import Foundation
 import LinearAlgebra
+// The vectorised cos/sin kernel of the random Fourier map is the one C kernel
+// this layer calls directly: it is a feature-map primitive, not linear
+// algebra, so LinearAlgebra has no wrapper to offer for it.
 import _CKernels
 
 extension RandomFourierFeatures {

@@ -2,10 +2,59 @@ import Foundation
 import LinearAlgebra
 import Unlearning
 
+/// A name from a closed set, stored as its string in a file header. An
+/// unknown string is refused with the set's name and the string found.
+public protocol StoredName: RawRepresentable<String>, Codable, Sendable, CaseIterable, CustomStringConvertible {
+    /// What the name names, for the error ("feature map kind").
+    static var what: String { get }
+}
+
+extension StoredName {
+    public var description: String { rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let value = Self(rawValue: text) else {
+            throw UnknownName(what: Self.what, found: excerpt(text), known: Self.allCases.map(\.rawValue))
+        }
+        self = value
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+}
+
+/// The error of a `StoredName` that is not in its set (wrapped by the
+/// reader into a `DataError` that names the file).
+struct UnknownName: Error, CustomStringConvertible {
+    var what: String, found: String, known: [String]
+    var description: String { "unknown \(what) '\(found)' (known: \(known.joined(separator: ", ")))" }
+}
+
+extension MinNormModel.Form: StoredName {
+    public static let what = "model form"
+}
+
+extension RetrainingRoute: StoredName {
+    public static let what = "retraining route"
+}
+
 /// How the model's features are made, enough to make them again.
 public struct FeatureMapDescription: Codable, Sendable, Equatable {
-    /// "random-fourier", "random-relu", or "npy" (a given feature matrix).
-    public var kind: String
+    /// Where the features come from.
+    public enum Kind: String, StoredName {
+        /// `RandomFourierFeatures` (Gaussian kernel).
+        case randomFourier = "random-fourier"
+        /// `RandomReLUFeatures`.
+        case randomReLU = "random-relu"
+        /// A given feature matrix in a .npy file (no map).
+        case npy
+        public static let what = "feature map kind"
+    }
+
+    public var kind: Kind
     public var inputDimension: Int?
     public var featureCount: Int
     /// sigma of random Fourier features, or the scale of random ReLU features.
@@ -18,9 +67,9 @@ public struct FeatureMapDescription: Codable, Sendable, Equatable {
     public init(map: any FeatureMap) throws {
         switch map {
         case let rff as RandomFourierFeatures:
-            kind = "random-fourier"; bandwidth = rff.bandwidth; seed = rff.seed
+            kind = .randomFourier; bandwidth = rff.bandwidth; seed = rff.seed
         case let relu as RandomReLUFeatures:
-            kind = "random-relu"; bandwidth = relu.scale; seed = relu.seed
+            kind = .randomReLU; bandwidth = relu.scale; seed = relu.seed
         default:
             throw UnlearningError.invalidArgument("a feature map of type \(type(of: map)) cannot be saved")
         }
@@ -29,7 +78,7 @@ public struct FeatureMapDescription: Codable, Sendable, Equatable {
     }
 
     public init(npyPath: String, featureCount: Int, rows: [Int]) {
-        kind = "npy"; self.featureCount = featureCount; path = npyPath; self.rows = rows
+        kind = .npy; self.featureCount = featureCount; path = npyPath; self.rows = rows
     }
 
     /// The feature map again (same seed, same features).
@@ -38,9 +87,9 @@ public struct FeatureMapDescription: Codable, Sendable, Equatable {
             throw UnlearningError.invalidArgument("feature map '\(kind)' lacks its parameters")
         }
         switch kind {
-        case "random-fourier": return try RandomFourierFeatures(inputDimension: d, featureCount: featureCount, bandwidth: b, seed: s)
-        case "random-relu": return try RandomReLUFeatures(inputDimension: d, featureCount: featureCount, scale: b, seed: s)
-        default: throw UnlearningError.invalidArgument("unknown feature map kind '\(kind)'")
+        case .randomFourier: return try RandomFourierFeatures(inputDimension: d, featureCount: featureCount, bandwidth: b, seed: s)
+        case .randomReLU: return try RandomReLUFeatures(inputDimension: d, featureCount: featureCount, scale: b, seed: s)
+        case .npy: throw UnlearningError.invalidArgument("a model on a given feature matrix (npy) has no feature map")
         }
     }
 }
@@ -49,7 +98,7 @@ public struct FeatureMapDescription: Codable, Sendable, Equatable {
 public struct CertificateRecord: Codable, Sendable, Equatable {
     public var isExact: Bool
     public var oracleDistance: Double?
-    public var oracleRoute: String?
+    public var oracleRoute: RetrainingRoute?
     public var stationarityResidual: Double
     public var forgottenCoefficientResidual: Double?
     public var conditionEstimate: Double?
@@ -64,7 +113,7 @@ public struct CertificateRecord: Codable, Sendable, Equatable {
     public init(_ c: Certificate) {
         isExact = c.isExact
         oracleDistance = c.oracleDistance
-        oracleRoute = c.oracleRoute?.rawValue
+        oracleRoute = c.oracleRoute
         stationarityResidual = c.stationarityResidual
         forgottenCoefficientResidual = c.forgottenCoefficientResidual
         conditionEstimate = c.conditionEstimate
@@ -84,15 +133,26 @@ public struct JournalEntry: Codable, Sendable, Equatable {
     public var ids: [Int]
     /// When it was applied (ISO 8601, UTC).
     public var time: String
-    /// How ("closed-form").
-    public var method: String
+    /// How the request was applied.
+    public enum Method: String, StoredName {
+        /// Deletion from the factor in closed form (DESIGN (4), or 3b's Schur
+        /// complement on a process grid).
+        case closedForm = "closed-form"
+        /// The retained samples refactorised (distributed model, past its
+        /// refactor limit).
+        case refit
+        public static let what = "journal method"
+    }
+
+    /// How it was applied.
+    public var method: Method
     /// Wall time of the update, seconds.
     public var seconds: Double
     /// Samples left after it.
     public var samplesAfter: Int
     public var certificate: CertificateRecord
 
-    public init(sequence: Int, ids: [Int], time: Date, method: String, seconds: Double, samplesAfter: Int, certificate: Certificate) {
+    public init(sequence: Int, ids: [Int], time: Date, method: Method, seconds: Double, samplesAfter: Int, certificate: Certificate) {
         self.sequence = sequence
         self.ids = ids
         self.time = ISO8601DateFormatter().string(from: time)
@@ -105,13 +165,25 @@ public struct JournalEntry: Codable, Sendable, Equatable {
 
 /// Where the training data came from, for `inspect` and `evaluate`.
 public struct DataDescription: Codable, Sendable, Equatable {
-    /// "fashion-mnist", "csv", "npy".
-    public var kind: String
+    /// The kind of training data.
+    public enum Kind: String, StoredName {
+        /// The Fashion-MNIST IDX files (`FashionMNIST`).
+        case fashionMNIST = "fashion-mnist"
+        /// A CSV file (`CSV`).
+        case csv
+        /// A feature matrix and labels in .npy files.
+        case npy
+        /// Generated in the program (tests, demos).
+        case synthetic
+        public static let what = "data kind"
+    }
+
+    public var kind: Kind
     public var path: String?
     public var classes: [Int]
     public var limit: Int?
     public var seed: UInt64?
-    public init(kind: String, path: String?, classes: [Int], limit: Int?, seed: UInt64?) {
+    public init(kind: Kind, path: String?, classes: [Int], limit: Int?, seed: UInt64?) {
         self.kind = kind; self.path = path; self.classes = classes; self.limit = limit; self.seed = seed
     }
 }
@@ -155,7 +227,7 @@ public struct ModelFile: Sendable {
 
     struct Header: Codable {
         var createdAt: String
-        var form: String
+        var form: MinNormModel.Form
         var ridge: Double
         var fittedConditionEstimate: Double
         var ids: [Int]
@@ -181,10 +253,12 @@ public struct ModelFile: Sendable {
         var arrays: [(String, Matrix)] = [("theta0", s.initialParameters), ("targets", s.targets), ("offsets", s.offsetTargets),
                                           ("factor", s.lowerFactor)]
         if let p = s.parameters { arrays.append(("theta", p)) }
-        if let a = s.dualCoefficients { arrays.append(("dual", a)) }
-        if let b = s.moment { arrays.append(("moment", b)) }
+        switch s.solution {
+        case let .dual(a): arrays.append(("dual", a))
+        case let .primal(b): arrays.append(("moment", b))
+        }
         var map = featureMap
-        if map.kind == "npy" {
+        if map.kind == .npy {
             map.rows = compact.featureRows  // rows of the .npy file itself
         } else {
             guard let x = try compact.retainedInputs() else {
@@ -192,7 +266,7 @@ public struct ModelFile: Sendable {
             }
             arrays.append(("inputs", x))
         }
-        let header = Header(createdAt: createdAt, form: s.form.rawValue, ridge: s.ridge, fittedConditionEstimate: s.fittedConditionEstimate,
+        let header = Header(createdAt: createdAt, form: s.form, ridge: s.ridge, fittedConditionEstimate: s.fittedConditionEstimate,
                             ids: s.ids, featureMap: map, data: data, coding: coding, journal: journal,
                             arrays: arrays.map { ArrayEntry(name: $0.0, rows: $0.1.rows, columns: $0.1.columns) })
         let encoder = JSONEncoder()
@@ -265,13 +339,11 @@ public struct ModelFile: Sendable {
             guard let m = arrays[name] else { throw DataError.malformed(path: path, reason: "the file lacks the array '\(name)'") }
             return m
         }
-        guard let form = MinNormModel.Form(rawValue: header.form) else {
-            throw DataError.malformed(path: path, reason: "unknown model form '\(excerpt(header.form))'")
-        }
+        let form = header.form
         try validate(header, arrays: arrays, form: form, path: path, fileBytes: container.bytes.count)
         let features: FeatureSource
         var rows: [Int]? = nil
-        if header.featureMap.kind == "npy" {
+        if header.featureMap.kind == .npy {
             guard let resolver = npyResolver, let npy = header.featureMap.path else {
                 throw DataError.malformed(path: path, reason: "the model's features come from a .npy file that was not given")
             }
@@ -283,10 +355,19 @@ public struct ModelFile: Sendable {
         } else {
             features = try FeatureSource.generated(by: header.featureMap.makeMap(), inputs: need("inputs"))
         }
+        let solution: MinNormModel.Solution
+        switch form {
+        case .dual:
+            guard arrays["moment"] == nil else { throw bad("a dual model with a primal moment 'moment'") }
+            solution = .dual(coefficients: try need("dual"))
+        case .primal:
+            guard arrays["dual"] == nil else { throw bad("a primal model with dual coefficients 'dual'") }
+            solution = .primal(moment: try need("moment"))
+        }
         let snapshot = MinNormModel.Snapshot(
-            form: form, ridge: header.ridge, ids: header.ids, targets: try need("targets"), offsetTargets: try need("offsets"),
-            initialParameters: try need("theta0"), parameters: arrays["theta"], dualCoefficients: arrays["dual"],
-            moment: arrays["moment"], lowerFactor: try need("factor"), fittedConditionEstimate: header.fittedConditionEstimate)
+            ridge: header.ridge, ids: header.ids, targets: try need("targets"), offsetTargets: try need("offsets"),
+            initialParameters: try need("theta0"), parameters: arrays["theta"], solution: solution,
+            lowerFactor: try need("factor"), fittedConditionEstimate: header.fittedConditionEstimate)
         let model: MinNormModel
         do {
             model = try MinNormModel(features: features, rows: rows, snapshot: snapshot)
@@ -323,7 +404,7 @@ public struct ModelFile: Sendable {
             throw bad("condition estimate \(h.fittedConditionEstimate) (must be finite and >= 1)")
         }
         switch h.featureMap.kind {
-        case "random-fourier", "random-relu":
+        case .randomFourier, .randomReLU:
             guard let x = arrays["inputs"] else { throw bad("a \(h.featureMap.kind) model without its inputs") }
             guard let d = h.featureMap.inputDimension, d == x.columns, d >= 1 else {
                 throw bad("input dimension \(h.featureMap.inputDimension.map(String.init) ?? "missing") for inputs of \(x.columns) columns")
@@ -339,10 +420,8 @@ public struct ModelFile: Sendable {
             guard !o1, !o2, bytes <= 16 * fileBytes + (256 << 20) else {
                 throw bad("a feature map of M = \(m) features in d = \(d) dimensions needs more memory than a file of \(fileBytes) bytes justifies")
             }
-        case "npy":
+        case .npy:
             guard let r = h.featureMap.rows, r.count == n else { throw bad("the feature file's row list does not have N = \(n) entries") }
-        default:
-            throw bad("unknown feature map kind '\(excerpt(h.featureMap.kind))'")
         }
         switch h.coding {
         case .signed:

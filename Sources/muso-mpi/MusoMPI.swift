@@ -169,7 +169,7 @@ struct Train: ParsableCommand {
             if mpi.json {
                 try sayJSON(comm, ["model": output, "samples": model.sampleCount, "features": m, "outputs": model.outputCount,
                                    "classes": prepared.classes, "coding": prepared.coding.rawValue, "form": "dual", "ridge": spec.ridge,
-                                   "feature_map": prepared.mapDescription.kind, "bandwidth": prepared.mapDescription.bandwidth as Any,
+                                   "feature_map": prepared.mapDescription.kind.rawValue, "bandwidth": prepared.mapDescription.bandwidth as Any,
                                    "fit_seconds": seconds, "condition_estimate": model.conditionEstimate, "train_accuracy": trainAccuracy,
                                    "grid": [grid.rows, grid.columns], "block_size": blockSize, "processes": comm.size,
                                    "traffic": trainTraffic, "peak_memory_bytes": memory])
@@ -262,7 +262,7 @@ struct Forget: ParsableCommand {
             let sequence = loaded.metadata.journal.count + 1
             var metadata = loaded.metadata
             metadata.journal.append(JournalEntry(sequence: sequence, ids: result.forgottenIDs, time: when,
-                                                 method: result.refactorized ? "refit" : "closed-form", seconds: seconds,
+                                                 method: result.refactorized ? .refit : .closedForm, seconds: seconds,
                                                  samplesAfter: loaded.model.sampleCount, certificate: result.certificate))
             try DistributedModelStore.save(&loaded.model, metadata: metadata, to: model, previous: loaded)
             let memory = try peakMemory(comm)
@@ -310,9 +310,9 @@ struct Inspect: ParsableCommand {
                     "outputs": m.outputCount, "ridge": m.ridge, "coding": meta.coding.rawValue, "grid": [grid.rows, grid.columns],
                     "block_size": m.blockSize, "factored_samples": m.rows.count, "forgotten_since_factorization": m.forgottenPositions.count,
                     "refactor_limit": m.refactorLimit, "factorizations": m.factorizations,
-                    "feature_map": ["kind": meta.featureMap.kind, "input_dimension": meta.featureMap.inputDimension as Any,
+                    "feature_map": ["kind": meta.featureMap.kind.rawValue, "input_dimension": meta.featureMap.inputDimension as Any,
                                     "bandwidth": meta.featureMap.bandwidth as Any, "path": meta.featureMap.path as Any],
-                    "data": ["kind": meta.data.kind, "path": meta.data.path as Any, "classes": meta.data.classes, "limit": meta.data.limit as Any],
+                    "data": ["kind": meta.data.kind.rawValue, "path": meta.data.path as Any, "classes": meta.data.classes, "limit": meta.data.limit as Any],
                     "condition_estimate": m.conditionEstimate, "certificate": certificateJSON(certificate),
                     "journal": journalJSON(meta.journal),
                 ])
@@ -374,7 +374,7 @@ struct Export: ParsableCommand {
                 let info: [String: Any] = sanitize([
                     "form": "dual", "ridge": m.ridge, "samples": m.sampleCount, "features": m.featureCount, "outputs": m.outputCount,
                     "coding": meta.coding.rawValue, "classes": meta.data.classes,
-                    "feature_map": ["kind": meta.featureMap.kind, "input_dimension": meta.featureMap.inputDimension as Any,
+                    "feature_map": ["kind": meta.featureMap.kind.rawValue, "input_dimension": meta.featureMap.inputDimension as Any,
                                     "bandwidth": meta.featureMap.bandwidth as Any, "path": meta.featureMap.path as Any],
                     "journal": meta.journal.map { ["request": $0.sequence, "ids": $0.ids, "time": $0.time] as [String: Any] },
                     "files": written + ["model.json"],

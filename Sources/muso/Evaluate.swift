@@ -86,7 +86,7 @@ struct Evaluate: ParsableCommand {
         Progress.report("reloading the training data")
         var retainOutputs: Matrix, forgetOutputs: Matrix, testOutputs: Matrix
         var retainLabels: [Int], forgetLabels: [Int], testLabelValues: [Int]
-        if file.featureMap.kind == "npy" {
+        if file.featureMap.kind == .npy {
             guard let labelsPath = labels, let tp = testPath, let tl = testLabels else {
                 throw Failure("a model on a .npy feature matrix needs --labels (training labels), --test-path and --test-labels")
             }
@@ -124,7 +124,7 @@ struct Evaluate: ParsableCommand {
             }
             let forgottenPositions = forgottenIDs.sorted().compactMap { position[$0] }
             let test: LabeledData
-            if file.data.kind == "fashion-mnist" {
+            if file.data.kind == .fashionMNIST {
                 test = try FashionMNIST.load(.test, directory: file.data.path ?? FashionMNIST.defaultDirectory, classes: classes,
                                              limit: testLimit, seed: 1)
             } else {

@@ -44,8 +44,10 @@ struct Export: ParsableCommand {
         try put("theta", try m.parameters())
         try put("targets", s.targets)
         try NPY.write(s.ids, to: "\(to)/ids.npy"); written.append("ids.npy")
-        if let a = s.dualCoefficients { try put("dual", a) }
-        if let b = s.moment { try put("moment", b) }
+        switch s.solution {
+        case let .dual(a): try put("dual", a)
+        case let .primal(b): try put("moment", b)
+        }
         if includeFactor { try put("factor", s.lowerFactor) }
         if let x = try m.retainedInputs() { try put("inputs", x) }
         if let arrays = featureMapArrays(m.features.featureMap) {
@@ -56,11 +58,11 @@ struct Export: ParsableCommand {
         var meta: [String: Any] = [
             "form": m.form.rawValue, "ridge": m.ridge, "samples": m.sampleCount, "features": m.featureCount,
             "outputs": m.outputCount, "coding": file.coding.rawValue, "classes": file.data.classes,
-            "feature_map": ["kind": file.featureMap.kind, "input_dimension": file.featureMap.inputDimension as Any,
+            "feature_map": ["kind": file.featureMap.kind.rawValue, "input_dimension": file.featureMap.inputDimension as Any,
                             "bandwidth": file.featureMap.bandwidth as Any, "path": file.featureMap.path as Any],
-            "feature_formula": file.featureMap.kind == "random-fourier"
+            "feature_formula": file.featureMap.kind == .randomFourier
                 ? "phi(x)[2j] = cos(x @ W[:, j]) / sqrt(M/2), phi(x)[2j+1] = sin(x @ W[:, j]) / sqrt(M/2), W = frequencies.npy"
-                : file.featureMap.kind == "random-relu" ? "phi(x)[j] = sqrt(2/M) * max(0, x @ W[:, j] + b[j]), W = weights.npy, b = biases.npy"
+                : file.featureMap.kind == .randomReLU ? "phi(x)[j] = sqrt(2/M) * max(0, x @ W[:, j] + b[j]), W = weights.npy, b = biases.npy"
                 : "rows feature_rows.npy of the .npy feature matrix at feature_map.path",
             "model": "theta = theta0 + pinv(Phi) @ (Y - Phi @ theta0) (ridge 0); theta = theta0 + Phi.T @ dual (dual form)",
             "journal": file.journal.map { ["request": $0.sequence, "ids": $0.ids, "time": $0.time] as [String: Any] },

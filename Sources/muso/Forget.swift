@@ -101,7 +101,7 @@ struct Forget: ParsableCommand {
         FaultInjection.point("after-compute")
         let sequence = file.journal.count + 1
         file.journal.append(JournalEntry(sequence: sequence, ids: result.forgottenIDs, time: when,
-                                         method: "closed-form", seconds: seconds, samplesAfter: file.model.sampleCount,
+                                         method: .closedForm, seconds: seconds, samplesAfter: file.model.sampleCount,
                                          certificate: result.certificate))
         Progress.report("writing \(target)")
         try file.write(to: target, replacing: output == nil ? file.sourceIdentity : nil)
@@ -143,10 +143,10 @@ struct Inspect: ParsableCommand {
             try printJSON([
                 "model": model, "created": file.createdAt, "form": m.form.rawValue, "samples": m.sampleCount,
                 "features": m.featureCount, "outputs": m.outputCount, "ridge": m.ridge, "coding": file.coding.rawValue,
-                "feature_map": ["kind": file.featureMap.kind, "input_dimension": file.featureMap.inputDimension as Any,
+                "feature_map": ["kind": file.featureMap.kind.rawValue, "input_dimension": file.featureMap.inputDimension as Any,
                                 "bandwidth": file.featureMap.bandwidth as Any, "seed": file.featureMap.seed.map { Int(truncatingIfNeeded: $0) } as Any,
                                 "path": file.featureMap.path as Any],
-                "data": ["kind": file.data.kind, "path": file.data.path as Any, "classes": file.data.classes,
+                "data": ["kind": file.data.kind.rawValue, "path": file.data.path as Any, "classes": file.data.classes,
                          "limit": file.data.limit as Any, "seed": file.data.seed.map { Int(truncatingIfNeeded: $0) } as Any],
                 "condition_estimate_at_fit": m.fittedConditionEstimate,
                 "journal": journalJSON(file.journal),

@@ -60,7 +60,7 @@ struct Train: ParsableCommand {
         if common.json {
             try printJSON(["model": output, "samples": model.sampleCount, "features": m, "outputs": model.outputCount,
                            "classes": classes, "coding": chosenCoding.rawValue, "form": model.form.rawValue, "ridge": model.ridge,
-                           "feature_map": mapDescription.kind, "bandwidth": mapDescription.bandwidth as Any,
+                           "feature_map": mapDescription.kind.rawValue, "bandwidth": mapDescription.bandwidth as Any,
                            "fit_seconds": seconds, "condition_estimate": model.fittedConditionEstimate,
                            "train_accuracy": trainAccuracy])
         } else {

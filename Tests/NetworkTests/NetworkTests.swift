@@ -5,6 +5,7 @@ import Unlearning
 @testable import Network
 import TestSupport
 import UnlearningIO
+import NetworkIO
 
 @Suite("MLP gradients and training")
 struct MLPTests {

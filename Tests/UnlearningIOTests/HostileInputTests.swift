@@ -3,6 +3,7 @@ import Testing
 import LinearAlgebra
 import Unlearning
 @testable import UnlearningIO
+@testable import NetworkIO
 import TestSupport
 
 /// Crafted inputs of the kinds that once crashed, hung or misread: each must

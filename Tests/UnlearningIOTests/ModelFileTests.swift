@@ -12,7 +12,7 @@ struct ModelFileTests {
         let model = try MinNormModel(features: p.source(), targets: p.targets, ids: (0..<samples).map { 100 + $0 },
                                      initialParameters: p.theta0, ridge: ridge)
         let file = ModelFile(model: model, featureMap: try FeatureMapDescription(map: p.map),
-                             data: DataDescription(kind: "synthetic", path: nil, classes: [0, 1, 2], limit: nil, seed: 70),
+                             data: DataDescription(kind: .synthetic, path: nil, classes: [0, 1, 2], limit: nil, seed: 70),
                              coding: .oneHot)
         return (file, p)
     }
@@ -23,7 +23,7 @@ struct ModelFileTests {
         let dir = try temporaryDirectory()
         var (file, p) = try trainedFile(ridge: ridge)
         let r = try file.model.forget(ids: [103, 117])
-        file.journal.append(JournalEntry(sequence: 1, ids: r.forgottenIDs, time: Date(), method: "closed-form", seconds: 0.01,
+        file.journal.append(JournalEntry(sequence: 1, ids: r.forgottenIDs, time: Date(), method: .closedForm, seconds: 0.01,
                                          samplesAfter: file.model.sampleCount, certificate: r.certificate))
         try file.write(to: dir + "/m.muso")
         var back = try ModelFile.read(from: dir + "/m.muso")

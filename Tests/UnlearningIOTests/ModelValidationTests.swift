@@ -20,8 +20,8 @@ struct ModelValidationTests {
                                      initialParameters: p.theta0)
         let r = try model.forget(ids: [503, 520])
         var file = ModelFile(model: model, featureMap: try FeatureMapDescription(map: p.map),
-                             data: DataDescription(kind: "synthetic", path: nil, classes: [0, 1, 2], limit: nil, seed: 71), coding: .oneHot)
-        file.journal = [JournalEntry(sequence: 1, ids: r.forgottenIDs, time: Date(), method: "closed-form", seconds: 0.01,
+                             data: DataDescription(kind: .synthetic, path: nil, classes: [0, 1, 2], limit: nil, seed: 71), coding: .oneHot)
+        file.journal = [JournalEntry(sequence: 1, ids: r.forgottenIDs, time: Date(), method: .closedForm, seconds: 0.01,
                                      samplesAfter: 28, certificate: r.certificate)]
         try file.write(to: dir + "/m.muso")
         let container = try ContainerFile.read(from: dir + "/m.muso", magic: ModelFile.magic, version: ModelFile.formatVersion, kind: "model")

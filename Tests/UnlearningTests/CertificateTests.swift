@@ -38,7 +38,11 @@ struct CertificateTests {
     @Test("a state whose coefficients do not solve its system: forget refuses and changes nothing, or applies it labelled unverified")
     func brokenState() throws {
         let (good, _) = try fitted(form: .dual)
-        var broken = try rebuilt(good) { $0.dualCoefficients![5, 0] += 0.1 }
+        var broken = try rebuilt(good) { s in
+            guard case var .dual(a) = s.solution else { return }
+            a[5, 0] += 0.1
+            s.solution = .dual(coefficients: a)
+        }
         #expect(errorMessage { try broken.checkConsistency() }.contains("stationarity residual"))
         let idsBefore = broken.ids, factorBefore = broken.factor.lowerFactor
         let thrown = errorMessage { try broken.forget(ids: [7]) }
@@ -55,7 +59,12 @@ struct CertificateTests {
     @Test("primal form: a moment that is not Phi^T T is found by the consistency check (the request certificate checks the solve only)")
     func brokenPrimalState() throws {
         let (good, _) = try fitted(form: .primal)
-        let broken = try rebuilt(good) { $0.moment![5, 0] += 0.1; $0.parameters = nil }
+        let broken = try rebuilt(good) { s in
+            guard case var .primal(b) = s.solution else { return }
+            b[5, 0] += 0.1
+            s.solution = .primal(moment: b)
+            s.parameters = nil
+        }
         #expect(errorMessage { try broken.checkConsistency() }.contains("||b - Phi^T T||"))
     }
 

@@ -5,6 +5,7 @@
 // allocation past -malloc_limit_mb) is a bug.
 import Foundation
 import UnlearningIO
+import NetworkIO
 
 enum Target: String, CaseIterable {
     case idx, csv, npy, model, network, ids

@@ -1,6 +1,7 @@
 import Foundation
 import LinearAlgebra
 import Network
+import UnlearningIO
 
 /// A saved `MLP` in the `ContainerFile` layout: magic "MUSONET\0", a JSON
 /// header with the widths, then W_1, b_1, ..., W_L, b_L as float64,
