@@ -104,13 +104,13 @@ public enum BLASThreads {
     }
 
     /// The CPU kernel OpenBLAS selected (`openblas_get_corename`), e.g. "Haswell".
-    public static var coreName: String {
+    package static var coreName: String {
         guard let p = openblas_get_corename() else { return "unknown" }
         return String(cString: p)
     }
 
     /// OpenBLAS's build configuration string (`openblas_get_config`).
-    public static var configuration: String {
+    package static var configuration: String {
         guard let p = openblas_get_config() else { return "unknown" }
         return String(cString: p)
     }

@@ -88,7 +88,7 @@ public struct Cholesky: Sendable {
     /// The diagonal of L L^T, (L L^T)_ii = sum_k L_ik^2: the diagonal of the
     /// matrix the factor represents, without forming it.
     /// - Complexity: n^2 flops, one pass down the columns of the factor.
-    public var reconstructedDiagonal: [Double] {
+    package var reconstructedDiagonal: [Double] {
         var d = [Double](repeating: 0, count: order)
         let n = order, ld = leadingDimension
         storage.withUnsafeBufferPointer { e in
@@ -283,7 +283,7 @@ public struct Cholesky: Sendable {
 
     /// Copies the storage now if it is shared with another value (see
     /// `MinNormModel.makeStorageUnique`).
-    public mutating func makeStorageUnique() {
+    package mutating func makeStorageUnique() {
         storage.withUnsafeMutableBufferPointer { _ in }
     }
 

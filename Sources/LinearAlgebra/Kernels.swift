@@ -6,16 +6,16 @@ import _CKernels
 /// in increasing width: the build's baseline (SSE2 on x86-64), AVX2 with
 /// FMA, AVX-512F. The widest the CPU has is used unless a caller asks for
 /// less (the tests run every level against an independent oracle).
-public enum KernelLevel: Int32, CaseIterable, Comparable, Sendable {
+package enum KernelLevel: Int32, CaseIterable, Comparable, Sendable {
     case baseline = 0, avx2FMA = 1, avx512 = 2
 
     /// The widest level this CPU runs.
-    public static let best = KernelLevel(rawValue: muso_isa_level()) ?? .baseline
+    package static let best = KernelLevel(rawValue: muso_isa_level()) ?? .baseline
 
-    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+    package static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 
     /// "baseline", "AVX2+FMA" or "AVX-512F", for reports.
-    public var name: String {
+    package var name: String {
         switch self {
         case .baseline: "baseline"
         case .avx2FMA: "AVX2+FMA"

@@ -86,7 +86,7 @@ extension Matrix {
     /// - Throws: `dimensionMismatch` when the inner dimensions differ or the
     ///   leading dimension is below m.
     /// - Complexity: 2 m n k flops.
-    public static func multiply(_ a: Matrix, _ b: Matrix, into destination: UnsafeMutablePointer<Double>,
+    package static func multiply(_ a: Matrix, _ b: Matrix, into destination: UnsafeMutablePointer<Double>,
                                 leadingDimension ld: Int) throws(LinearAlgebraError) {
         guard a.columns == b.rows, ld >= max(a.rows, 1) else {
             throw .dimensionMismatch(operation: "Matrix.multiply(into:)",

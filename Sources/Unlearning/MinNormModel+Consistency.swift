@@ -12,7 +12,7 @@ extension MinNormModel {
     /// the same order. 64 covers c and the drift of a long sequence of
     /// deletions (measured ~1e-13 after 200). The cap 1e-6 keeps a vacuous
     /// bound (cond near 1/u) from passing a residual that is plainly wrong.
-    public static func residualBound(order: Int, condition: Double) -> Double {
+    package static func residualBound(order: Int, condition: Double) -> Double {
         let cond = condition.isFinite ? max(condition, 1) : .infinity
         return min(64 * Double(max(order, 1)) * Double.ulpOfOne / 2 * cond, 1e-6)
     }

@@ -3,28 +3,28 @@ import LinearAlgebra
 extension MinNormModel {
     /// Everything a model holds besides its features, for saving and
     /// restoring it (the model file of the command-line tool).
-    public struct Snapshot: Sendable {
-        public var ridge: Double
+    package struct Snapshot: Sendable {
+        package var ridge: Double
         /// Sample ids, model order.
-        public var ids: [Int]
+        package var ids: [Int]
         /// Y (n x C).
-        public var targets: Matrix
+        package var targets: Matrix
         /// T = Y - Phi theta0 (n x C).
-        public var offsetTargets: Matrix
+        package var offsetTargets: Matrix
         /// theta0 (M x C).
-        public var initialParameters: Matrix
+        package var initialParameters: Matrix
         /// theta (M x C), when materialised.
-        public var parameters: Matrix?
+        package var parameters: Matrix?
         /// A (n x C, dual) or b (M x C, primal).
-        public var solution: Solution
+        package var solution: Solution
         /// L (n x n dual, M x M primal).
-        public var lowerFactor: Matrix
-        public var fittedConditionEstimate: Double
+        package var lowerFactor: Matrix
+        package var fittedConditionEstimate: Double
 
         /// The form of `solution`, and the order of `lowerFactor` (N dual, M primal).
-        public var form: Form { solution.form }
+        package var form: Form { solution.form }
 
-        public init(ridge: Double, ids: [Int], targets: Matrix, offsetTargets: Matrix,
+        package init(ridge: Double, ids: [Int], targets: Matrix, offsetTargets: Matrix,
                     initialParameters: Matrix, parameters: Matrix?, solution: Solution,
                     lowerFactor: Matrix, fittedConditionEstimate: Double) {
             self.ridge = ridge
@@ -41,7 +41,7 @@ extension MinNormModel {
 
     /// The model's state (features excepted).
     /// - Complexity: O(n^2 + (n + M) C) copies.
-    public var snapshot: Snapshot {
+    package var snapshot: Snapshot {
         Snapshot(ridge: ridge, ids: ids, targets: targets, offsetTargets: offsetTargets,
                  initialParameters: initialParameters, parameters: cachedParameters,
                  solution: solution, lowerFactor: factor.lowerFactor,
@@ -53,7 +53,7 @@ extension MinNormModel {
     /// order when nil).
     /// - Throws: `shapeMismatch` when the pieces do not fit together,
     ///   `nonFinite`, `invalidArgument` for an invalid factor.
-    public init(features: FeatureSource, rows: [Int]? = nil, snapshot s: Snapshot) throws {
+    package init(features: FeatureSource, rows: [Int]? = nil, snapshot s: Snapshot) throws {
         let rows = rows ?? Array(0..<features.sampleCount)
         try features.checkRows(rows)
         let n = rows.count, m = features.featureCount, c = s.targets.columns
@@ -140,10 +140,10 @@ extension MinNormModel {
 
     /// The inputs X of the retained samples (model order), when the features
     /// are generated from a map.
-    public func retainedInputs() throws -> Matrix? {
+    package func retainedInputs() throws -> Matrix? {
         try features.inputs?.selectingRows(rows)
     }
 
     /// The retained rows of the feature source (model order).
-    public var featureRows: [Int] { rows }
+    package var featureRows: [Int] { rows }
 }

@@ -287,7 +287,7 @@ public struct MinNormModel: Sendable {
     /// invariant "L L^T equals K_RR (or H_R)". Expensive (the cost of a
     /// refit); for tests and debugging.
     /// - Returns: ||L L^T - K|| / ||K|| (Frobenius).
-    public func factorDrift() throws -> Double {
+    package func factorDrift() throws -> Double {
         let fresh = form == .dual ? try features.gram(rows: rows, ridge: ridge) : try features.covariance(rows: rows, ridge: ridge)
         return try Matrix.relativeDistance(factor.reconstructed(), fresh)
     }

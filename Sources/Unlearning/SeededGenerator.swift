@@ -54,10 +54,10 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 
 /// SplitMix64 (Steele, Lea, Flood 2014): used only to expand a seed into the
 /// state of `SeededGenerator`.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
+package struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
+    package init(seed: UInt64) { state = seed }
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -8,7 +8,7 @@ import _CKernels
 extension RandomFourierFeatures {
     /// The instruction set the cos/sin pass runs with on this CPU
     /// ("AVX-512F", "AVX2+FMA" or "baseline"), for benchmark reports.
-    public static var sinCosInstructionSet: String { KernelLevel.best.name }
+    package static var sinCosInstructionSet: String { KernelLevel.best.name }
 }
 
 /// |x| up to which the fast kernel is accurate: 2^19 pi / 2 (about 8.2e5).

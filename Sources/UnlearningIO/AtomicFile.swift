@@ -15,10 +15,10 @@ import Foundation
 /// Temporary files are named `.<name>.tmp-<pid>-<random>`; one left behind
 /// by a killed process is removed by the next `FileLock` on that file
 /// (`FileLock.acquire`), and is never taken for the file itself.
-public enum AtomicFile {
+package enum AtomicFile {
     /// - Throws: `unwritable` naming the path and the system's reason; the
     ///   temporary file is removed and the target left as it was.
-    public static func write(_ bytes: [UInt8], to path: String) throws {
+    package static func write(_ bytes: [UInt8], to path: String) throws {
         try bytes.withUnsafeBytes { try write(chunks: [$0], to: path) }
     }
 
@@ -26,7 +26,7 @@ public enum AtomicFile {
     /// - Parameter expected: when given, the file at `path` must still be
     ///   that file (device, inode, size and modification time) just before
     ///   the rename: the check that nothing replaced it since it was read.
-    public static func write(chunks: [UnsafeRawBufferPointer], to path: String, replacing expected: FileIdentity? = nil) throws {
+    package static func write(chunks: [UnsafeRawBufferPointer], to path: String, replacing expected: FileIdentity? = nil) throws {
         try write(chunks: chunks, to: path, replacing: expected, failAfter: nil)
     }
 
@@ -37,7 +37,7 @@ public enum AtomicFile {
     /// chain of symbolic links. Refuses a special file there.
     /// - Throws: `unwritable` for a loop of links or a target that is not a
     ///   regular file.
-    public static func resolvedTarget(_ path: String) throws -> String {
+    package static func resolvedTarget(_ path: String) throws -> String {
         var current = path
         for _ in 0..<40 {
             var st = stat()
@@ -227,7 +227,7 @@ public final class FileLock {
     /// Takes the lock for `path` if it is free, which removes stale temporary
     /// files, and releases it at once; does nothing if a request holds it or
     /// the directory is read-only.
-    public static func removeStaleTemporaries(of path: String) {
+    package static func removeStaleTemporaries(of path: String) {
         guard FileManager.default.fileExists(atPath: path) else { return }
         (try? acquire(path, wait: 0))?.release()
     }

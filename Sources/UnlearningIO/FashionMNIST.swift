@@ -41,7 +41,7 @@ public enum FashionMNIST {
     }
 
     /// Builds the data set from parsed IDX arrays (checked for agreement).
-    public static func make(images: IDXArray, labels: IDXArray, imagesPath: String, labelsPath: String,
+    package static func make(images: IDXArray, labels: IDXArray, imagesPath: String, labelsPath: String,
                             classes: [Int]?, limit: Int?, seed: UInt64) throws -> LabeledData {
         guard images.shape.count == 3 else {
             throw DataError.malformed(path: imagesPath, reason: "expected 3 dimensions (count, rows, columns), got \(images.shape)")

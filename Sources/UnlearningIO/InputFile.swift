@@ -8,10 +8,10 @@ import Foundation
 /// opening a FIFO returns at once, then checked with `fstat` on the open
 /// descriptor (no window between the check and the read). Sizes are checked
 /// against a caller's limit before anything is allocated.
-public enum InputFile {
+package enum InputFile {
     /// The largest file read whole into memory by default (16 GiB): beyond
     /// it, a reader that needs the whole file refuses it.
-    public static let defaultLimit = 1 << 34
+    package static let defaultLimit = 1 << 34
 
     /// Opens `path` read-only and returns the descriptor and the file's size.
     /// - Throws: `unreadable` (missing, permission) or `malformed` (not a
@@ -38,13 +38,13 @@ public enum InputFile {
 
     /// The whole file, refused when it is larger than `limit` bytes.
     /// - Complexity: O(size), one allocation of the file's size.
-    public static func read(_ path: String, limit: Int = defaultLimit) throws -> [UInt8] {
+    package static func read(_ path: String, limit: Int = defaultLimit) throws -> [UInt8] {
         try readIdentified(path, limit: limit).bytes
     }
 
     /// The whole file and the identity of the version read (for a later
     /// `AtomicFile.write(..., replacing:)`).
-    public static func readIdentified(_ path: String, limit: Int = defaultLimit) throws -> (bytes: [UInt8], identity: FileIdentity) {
+    package static func readIdentified(_ path: String, limit: Int = defaultLimit) throws -> (bytes: [UInt8], identity: FileIdentity) {
         let (fd, size, identity) = try open(path)
         defer { close(fd) }
         guard size <= limit else {
@@ -71,7 +71,7 @@ public enum InputFile {
 
     /// UTF-8 text of a regular file, refused when larger than `limit` bytes
     /// or not valid UTF-8.
-    public static func text(_ path: String, limit: Int = defaultLimit) throws -> String {
+    package static func text(_ path: String, limit: Int = defaultLimit) throws -> String {
         let bytes = try read(path, limit: limit)
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw DataError.malformed(path: path, reason: "not UTF-8 text")

@@ -49,14 +49,14 @@ public enum IDList {
     }
 
     /// The first id that occurs twice in `ids`, if any.
-    public static func firstRepeat(_ ids: [Int]) -> Int? {
+    package static func firstRepeat(_ ids: [Int]) -> Int? {
         var seen = Set<Int>()
         return ids.first { !seen.insert($0).inserted }
     }
 }
 
 /// How a deletion request relates to a journal.
-public enum RequestStatus: Sendable, Equatable {
+package enum RequestStatus: Sendable, Equatable {
     /// None of its ids has been forgotten.
     case new
     /// Exactly these ids (as a set) were forgotten by this one request: a
@@ -68,7 +68,7 @@ public enum RequestStatus: Sendable, Equatable {
 
     /// Classifies `request` against `journal`.
     /// - Complexity: O(total ids in the journal + request).
-    public static func of(_ request: [Int], in journal: [JournalEntry]) -> RequestStatus {
+    package static func of(_ request: [Int], in journal: [JournalEntry]) -> RequestStatus {
         var forgottenBy: [Int: Int] = [:]
         for (k, e) in journal.enumerated() { for id in e.ids { forgottenBy[id] = k } }
         let again = request.filter { forgottenBy[$0] != nil }

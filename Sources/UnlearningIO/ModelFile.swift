@@ -203,8 +203,8 @@ public struct DataDescription: Codable, Sendable, Equatable {
 /// Only the retained samples' inputs are stored: a forgotten sample leaves no
 /// trace in the file but its id in the journal.
 public struct ModelFile: Sendable {
-    public static let magic: [UInt8] = Array("MUSOMDL".utf8) + [0]
-    public static let formatVersion: UInt32 = 1
+    package static let magic: [UInt8] = Array("MUSOMDL".utf8) + [0]
+    package static let formatVersion: UInt32 = 1
 
     public var model: MinNormModel
     public var featureMap: FeatureMapDescription
