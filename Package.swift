@@ -117,7 +117,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MusoTests",
-            dependencies: ["muso", "muso-mpi", "TestSupport", "UnlearningIO", "LinearAlgebra"]
+            dependencies: ["muso", "muso-mpi", "MusoCLI", "TestSupport", "UnlearningIO", "LinearAlgebra"]
         ),
         .testTarget(
             name: "UnlearningIOTests",

@@ -199,7 +199,7 @@ public struct DistributedModel: @unchecked Sendable {
         var k = try BlockCyclicMatrix(rows: n, columns: n, blockSize: blockSize, grid: grid)
         let predicted = try accumulateGram(features: features, rows: rows, ridge: ridge, into: &k, theta0: theta0)
         let anorm = ScaLAPACK.oneNorm(k)
-        try ScaLAPACK.potrf(&k)
+        try WorkProgress.step("distributed Cholesky factorisation (\(n) x \(n), pdpotrf)") { try ScaLAPACK.potrf(&k) }
         // pdpocon's estimate was seen 90 times below the true cond_1(K)
         // (6.0e3 against 5.4e5 at N = 300); Hager's estimate from a few
         // solves is taken beside it, and the larger (both are lower bounds).
@@ -260,7 +260,9 @@ public struct DistributedModel: @unchecked Sendable {
             column += w
         }
         let m = features.featureCount, step = max(1, features.blockSize)
-        for lo in stride(from: 0, to: m, by: step) {
+        let task = "Gram blocks of K (\(n) x \(n)) on this process", blocks = (m + step - 1) / step
+        for (done, lo) in stride(from: 0, to: m, by: step).enumerated() {
+            WorkProgress.report(task, completed: done, total: blocks, unit: "blocks")
             let cols = lo..<min(m, lo + step)
             let phiU = try source.block(columns: cols)
             let phiI = wholeI ? phiU : try phiU.selectingRows(pickI)
@@ -279,6 +281,7 @@ public struct DistributedModel: @unchecked Sendable {
                 }
             }
         }
+        WorkProgress.report(task, completed: blocks, total: blocks, unit: "blocks")
         if ridge != 0 {
             for (cl, j) in gj.enumerated() { if let r = k.localRow(j) { k.local[r + cl * ld] += ridge } }
         }

@@ -61,10 +61,15 @@ extension Cholesky {
         case .givens: blocked = false
         case .blockedLQ: blocked = true
         }
+        let task = "deleting \(sorted.count) rows from the factor (order \(order))"
         if blocked {
-            try deleteBlocked(ascending: sorted.reversed())
+            try WorkProgress.step(task) { () throws(LinearAlgebraError) in try deleteBlocked(ascending: sorted.reversed()) }
         } else {
-            for j in sorted { try deleteOne(j) }
+            for (done, j) in sorted.enumerated() {
+                if sorted.count > 1 { WorkProgress.report(task, completed: done, total: sorted.count, unit: "rows") }
+                try deleteOne(j)
+            }
+            if sorted.count > 1 { WorkProgress.report(task, completed: sorted.count, total: sorted.count, unit: "rows") }
         }
     }
 

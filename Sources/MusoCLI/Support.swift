@@ -21,20 +21,16 @@ package struct CommonOptions: ParsableArguments {
     @Option(help: "BLAS threads (default: OpenBLAS's choice, one per core).")
     package var threads: Int?
 
+    @Flag(help: "Print progress lines on stderr even when it is not a terminal (logs of long runs). On a terminal a progress bar is drawn anyway.")
+    package var progress = false
+
     package func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     package func apply() {
         if let threads { BLASThreads.count = threads }
-    }
-}
-
-/// Progress on stderr, only when stderr is a terminal.
-package enum Progress {
-    package static let enabled = isatty(STDERR_FILENO) != 0
-    package static func report(_ message: String) {
-        if enabled { FileHandle.standardError.write(Data(("… " + message + "\n").utf8)) }
+        if progress { Progress.requestLines() }
     }
 }
 
@@ -102,14 +98,22 @@ package enum DataKind: String, ExpressibleByArgument, CaseIterable {
 }
 
 /// Where the training data come from.
+/// Where the Fashion-MNIST files are: every command that reads them.
+package struct FashionMNISTOption: ParsableArguments {
+    package init() {}
+
+    @Option(help: "Directory of the Fashion-MNIST IDX files.")
+    package var fashionDir = FashionMNIST.defaultDirectory
+}
+
 package struct DataOptions: ParsableArguments {
     package init() {}
 
     @Option(help: "Data source (\(DataKind.allCases.map(\.rawValue).joined(separator: ", "))).")
     package var data: DataKind = .fashionMnist
 
-    @Option(help: "Directory of the Fashion-MNIST IDX files.")
-    package var fashionDir = FashionMNIST.defaultDirectory
+    @OptionGroup package var fashion: FashionMNISTOption
+    package var fashionDir: String { fashion.fashionDir }
 
     @Option(help: "The CSV file (--data csv), or the feature matrix .npy file, N x M (--data npy).")
     package var path: String?
@@ -161,9 +165,8 @@ package func loadTraining(_ o: DataOptions, seed: UInt64) throws -> LoadedData {
         return LoadedData(data: d, features: nil, rows: [], labels: d.labels, ids: d.ids,
                           description: DataDescription(kind: .fashionMNIST, path: o.fashionDir, classes: d.classes, limit: o.limit, seed: seed))
     case .csv:
-        var d = try CSV.load(o.path!, labelColumn: o.labelColumn, idColumn: o.idColumn)
-        if let c = o.classes.classes { d = try d.restricted(to: c) }
-        if let limit = o.limit { d = try d.randomSubset(limit, seed: seed) }
+        let d = try CSV.load(o.path!, labelColumn: o.labelColumn, idColumn: o.idColumn)
+            .selecting(SampleSelection(classes: o.classes.classes, limit: o.limit, seed: seed))
         return LoadedData(data: d, features: nil, rows: [], labels: d.labels, ids: d.ids,
                           description: DataDescription(kind: .csv, path: o.path, classes: d.classes, limit: o.limit, seed: seed))
     case .npy:
@@ -180,20 +183,7 @@ package func loadTraining(_ o: DataOptions, seed: UInt64) throws -> LoadedData {
             ids = try NPYFile(path: idPath).integers()
             guard ids.count == labels.count else { throw DataError.malformed(path: idPath, reason: "\(ids.count) ids for \(labels.count) rows") }
         }
-        var rows = Array(0..<labels.count)
-        if let c = o.classes.classes {
-            let present = Set(labels)
-            if let absent = c.first(where: { !present.contains($0) }) {
-                throw DataError.invalidSelection(path: o.labels!, reason: "class \(absent) does not occur in the labels")
-            }
-            let wanted = Set(c)
-            rows = rows.filter { wanted.contains(labels[$0]) }
-        }
-        if let limit = o.limit, limit < rows.count {
-            var g = SeededGenerator(seed: seed)
-            rows.shuffle(using: &g)
-            rows = Array(rows.prefix(limit)).sorted()
-        }
+        let rows = try SampleSelection(classes: o.classes.classes, limit: o.limit, seed: seed).rows(labels: labels, source: o.labels!)
         let chosen = rows.map { labels[$0] }
         return LoadedData(data: nil, features: file, rows: rows, labels: chosen, ids: rows.map { ids[$0] },
                           description: DataDescription(kind: .npy, path: o.path, classes: Array(Set(chosen)).sorted(), limit: o.limit, seed: seed))
@@ -208,9 +198,8 @@ package func reloadTraining(_ d: DataDescription, labelsPath: String?, labelColu
         return try FashionMNIST.load(.train, directory: d.path ?? FashionMNIST.defaultDirectory, classes: d.classes, limit: d.limit, seed: d.seed ?? 0)
     case .csv:
         guard let path = d.path else { return nil }
-        var data = try CSV.load(path, labelColumn: labelColumn, idColumn: idColumn).restricted(to: d.classes)
-        if let limit = d.limit { data = try data.randomSubset(limit, seed: d.seed ?? 0) }
-        return data
+        return try CSV.load(path, labelColumn: labelColumn, idColumn: idColumn)
+            .selecting(SampleSelection(classes: d.classes, limit: d.limit, seed: d.seed ?? 0))
     case .npy, .synthetic:
         return nil
     }

@@ -81,9 +81,18 @@ public struct FeatureSource: Sendable {
     /// - Complexity: one generation of Phi, O(N M d).
     public func materialize() throws -> FeatureSource {
         if isMaterialized { return self }
-        if case .provided = storage { return try .materialized(rows(Array(0..<sampleCount))) }
-        let phi = try rows(Array(0..<sampleCount))
-        guard case let .generated(map, inputs) = storage else { return self }
+        let all = Array(0..<sampleCount)
+        var phi: Matrix
+        if WorkProgress.isObserved {
+            // Block by block, so that the generation can be followed.
+            phi = Matrix(rows: sampleCount, columns: featureCount)
+            try forEachColumnBlock(rows: all, progress: "features Phi (\(sampleCount) x \(featureCount))") { cols, block in
+                try phi.setColumns(startingAt: cols.lowerBound, to: block)
+            }
+        } else {
+            phi = try rows(all)
+        }
+        guard case let .generated(map, inputs) = storage else { return try .materialized(phi) }
         var copy = FeatureSource(storage: .materialized(phi, origin: Origin(map: map, inputs: inputs)), sampleCount: sampleCount, featureCount: featureCount)
         copy.blockSize = blockSize
         return copy
@@ -101,11 +110,20 @@ public struct FeatureSource: Sendable {
         return true
     }
 
-    /// Calls `body(J, Phi[S, J])` for consecutive column blocks J.
-    func forEachColumnBlock(rows: [Int], _ body: (Range<Int>, Matrix) throws -> Void) throws {
+    /// Calls `body(J, Phi[S, J])` for consecutive column blocks J, reporting
+    /// each block done to `WorkProgress` under the name `progress` (when given).
+    func forEachColumnBlock(rows: [Int], progress: String? = nil, _ outer: (Range<Int>, Matrix) throws -> Void) throws {
         try checkRows(rows)
         let all = isAllRows(rows)
         let step = max(1, blockSize)
+        let blocks = (featureCount + step - 1) / step
+        var done = 0
+        if let progress { WorkProgress.report(progress, completed: 0, total: blocks, unit: "blocks") }
+        func body(_ cols: Range<Int>, _ block: Matrix) throws {
+            try outer(cols, block)
+            done += 1
+            if let progress { WorkProgress.report(progress, completed: done, total: blocks, unit: "blocks") }
+        }
         switch storage {
         case let .materialized(phi, _):
             let sub = all ? phi : nil
@@ -151,10 +169,10 @@ public struct FeatureSource: Sendable {
     /// - Complexity: |S|^2 M flops (plus generation); memory O(|S|^2 + |S| blockSize).
     public func gram(rows: [Int], ridge: Double = 0) throws -> Matrix {
         var k = Matrix(rows: rows.count, columns: rows.count)
-        if case let .materialized(phi, _) = storage, isAllRows(rows) {
+        if case let .materialized(phi, _) = storage, isAllRows(rows), !WorkProgress.isObserved {
             try k.addGram(of: phi)  // one DSYRK on the held matrix, no block copies
         } else {
-            try forEachColumnBlock(rows: rows) { _, block in
+            try forEachColumnBlock(rows: rows, progress: "Gram matrix K (\(rows.count) x \(rows.count))") { _, block in
                 try k.addGram(of: block)
             }
         }
@@ -170,10 +188,13 @@ public struct FeatureSource: Sendable {
         try checkRows(rows)
         var h = Matrix(rows: featureCount, columns: featureCount)
         let step = max(1, min(blockSize, 4096))
-        for lo in stride(from: 0, to: rows.count, by: step) {
+        let task = "matrix H (\(featureCount) x \(featureCount))", chunks = (rows.count + step - 1) / step
+        for (done, lo) in stride(from: 0, to: rows.count, by: step).enumerated() {
+            WorkProgress.report(task, completed: done, total: chunks, unit: "blocks")
             let chunk = try self.rows(Array(rows[lo..<min(rows.count, lo + step)]))
             try h.addGram(of: chunk, transposing: true)
         }
+        WorkProgress.report(task, completed: chunks, total: chunks, unit: "blocks")
         h.symmetrizeFromLower()
         h.addToDiagonal(ridge)
         return h
@@ -193,7 +214,7 @@ public struct FeatureSource: Sendable {
             return isAllRows(rows) ? all : try all.selectingRows(rows)
         }
         var out = Matrix(rows: rows.count, columns: theta.columns)
-        try forEachColumnBlock(rows: rows) { cols, block in
+        try forEachColumnBlock(rows: rows, progress: "Phi theta (\(rows.count) samples)") { cols, block in
             let part = try theta.selectingRows(Array(cols))
             try out.addProduct(block, part)
         }
@@ -216,7 +237,7 @@ public struct FeatureSource: Sendable {
             return try Matrix.product(phi, full, transposingFirst: true)
         }
         var out = Matrix(rows: featureCount, columns: a.columns)
-        try forEachColumnBlock(rows: rows) { cols, block in
+        try forEachColumnBlock(rows: rows, progress: "Phi^T A (\(rows.count) samples)") { cols, block in
             let part = try Matrix.product(block, a, transposingFirst: true)
             try out.setRows(cols, to: part)
         }

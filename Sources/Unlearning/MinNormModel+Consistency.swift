@@ -73,7 +73,7 @@ extension MinNormModel {
         var phiTT = Matrix(rows: m, columns: c)         // Phi_R^T T (primal)
         switch solution {
         case let .dual(a):
-            try features.forEachColumnBlock(rows: rows) { cols, p in
+            try features.forEachColumnBlock(rows: rows, progress: "consistency check") { cols, p in
                 // One pass: P^T [z | A], then K z += P (P^T z), Phi theta0 += P theta0_J.
                 let w = try Matrix.product(p, z, transposingFirst: true)
                 try kz.addProduct(p, w, alpha: 1, beta: 1)
@@ -85,11 +85,11 @@ extension MinNormModel {
             }
         case .primal:
             var phiZ = Matrix(rows: n, columns: s)
-            try features.forEachColumnBlock(rows: rows) { cols, p in
+            try features.forEachColumnBlock(rows: rows, progress: "consistency check") { cols, p in
                 try phiZ.addProduct(p, z.selectingRows(Array(cols)), alpha: 1, beta: 1)
                 try phiTheta0.addProduct(p, initialParameters.selectingRows(Array(cols)), alpha: 1, beta: 1)
             }
-            try features.forEachColumnBlock(rows: rows) { cols, p in
+            try features.forEachColumnBlock(rows: rows, progress: "consistency check") { cols, p in
                 try kz.setRows(cols, to: Matrix.product(p, phiZ, transposingFirst: true))
                 try phiTT.setRows(cols, to: Matrix.product(p, offsetTargets, transposingFirst: true))
                 p.withUnsafeBufferPointer { e in

@@ -57,24 +57,7 @@ public enum FashionMNIST {
             throw DataError.malformed(path: labelsPath, reason: "label \(labels.values[bad]) of sample \(bad) is not a Fashion-MNIST class (0-9)")
         }
         let allLabels = labels.values.map(Int.init)
-        var keep = Array(0..<n)
-        if let classes {
-            let present = Set(allLabels)
-            let absent = classes.filter { !present.contains($0) }
-            guard absent.isEmpty else {
-                throw DataError.invalidSelection(path: labelsPath, reason: "class \(absent.map(String.init).joined(separator: ", ")) does not occur (Fashion-MNIST classes are 0-9)")
-            }
-            let wanted = Set(classes)
-            keep = keep.filter { wanted.contains(allLabels[$0]) }
-        }
-        if let limit {
-            guard limit >= 1 else { throw DataError.invalidSelection(path: imagesPath, reason: "a subset of \(limit) samples") }
-            if limit < keep.count {
-                var g = Unlearning.SeededGenerator(seed: seed)
-                keep.shuffle(using: &g)
-                keep = Array(keep.prefix(limit)).sorted()
-            }
-        }
+        let keep = try SampleSelection(classes: classes, limit: limit, seed: seed).rows(labels: allLabels, source: labelsPath)
         var x = Matrix(rows: keep.count, columns: d)
         images.values.withUnsafeBufferPointer { src in
             x.withUnsafeMutableBufferPointer { dst in

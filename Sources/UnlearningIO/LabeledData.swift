@@ -38,27 +38,62 @@ public struct LabeledData: Sendable {
                         ids: positions.map { ids[$0] }, source: source)
     }
 
+    /// The samples `selection` keeps (see `SampleSelection`).
+    public func selecting(_ selection: SampleSelection) throws -> LabeledData {
+        try subset(selection.rows(labels: labels, source: source))
+    }
+
     /// Keeps the samples whose label is in `classes`, refusing classes that
     /// do not occur.
     public func restricted(to classes: [Int]) throws -> LabeledData {
-        let present = Set(labels)
-        let absent = classes.filter { !present.contains($0) }
-        guard absent.isEmpty else {
-            throw DataError.invalidSelection(path: source, reason: "class \(absent.map(String.init).joined(separator: ", ")) does not occur in the data (classes present: \(self.classes.map(String.init).joined(separator: ", ")))")
-        }
-        let wanted = Set(classes)
-        return try subset(labels.indices.filter { wanted.contains(labels[$0]) })
+        try subset(SampleSelection(classes: classes).rows(labels: labels, source: source))
     }
 
     /// The first `count` samples after a seeded shuffle (all when count >= n),
     /// in their original order.
     public func randomSubset(_ count: Int, seed: UInt64) throws -> LabeledData {
-        guard count >= 1 else { throw DataError.invalidSelection(path: source, reason: "a subset of \(count) samples") }
-        if count >= self.count { return self }
-        var g = Unlearning.SeededGenerator(seed: seed)
-        var order = Array(labels.indices)
-        order.shuffle(using: &g)
-        return try subset(Array(order.prefix(count)).sorted())
+        try subset(SampleSelection(limit: count, seed: seed).rows(labels: labels, source: source))
+    }
+}
+
+/// Which samples of a labelled set a run uses: those whose label is in
+/// `classes` (all when nil), then, when `limit` is smaller than what is left,
+/// the first `limit` of a shuffle seeded by `seed`, kept in their original
+/// order. Every reader (Fashion-MNIST, CSV, a .npy feature matrix) selects
+/// through this, so one seed picks the same samples from the same labels.
+public struct SampleSelection: Sendable, Equatable {
+    public var classes: [Int]?
+    public var limit: Int?
+    public var seed: UInt64
+
+    public init(classes: [Int]? = nil, limit: Int? = nil, seed: UInt64 = 0) {
+        self.classes = classes; self.limit = limit; self.seed = seed
+    }
+
+    /// The positions kept, ascending.
+    /// - Throws: `invalidSelection` naming `source` for a class that does not
+    ///   occur in `labels`, or a limit below 1.
+    /// - Complexity: O(n).
+    public func rows(labels: [Int], source: String) throws -> [Int] {
+        var keep = Array(labels.indices)
+        if let classes {
+            let present = Set(labels)
+            let absent = classes.filter { !present.contains($0) }
+            guard absent.isEmpty else {
+                throw DataError.invalidSelection(path: source, reason: "class \(absent.map(String.init).joined(separator: ", ")) does not occur in the data (classes present: \(present.sorted().map(String.init).joined(separator: ", ")))")
+            }
+            let wanted = Set(classes)
+            keep = keep.filter { wanted.contains(labels[$0]) }
+        }
+        if let limit {
+            guard limit >= 1 else { throw DataError.invalidSelection(path: source, reason: "a subset of \(limit) samples") }
+            if limit < keep.count {
+                var g = Unlearning.SeededGenerator(seed: seed)
+                keep.shuffle(using: &g)
+                keep = Array(keep.prefix(limit)).sorted()
+            }
+        }
+        return keep
     }
 }
 

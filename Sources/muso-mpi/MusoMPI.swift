@@ -23,6 +23,17 @@ struct MusoMPI: ParsableCommand {
         """,
         subcommands: [Train.self, Forget.self, Inspect.self, Export.self]
     )
+
+    /// ArgumentParser's own entry, with the engine's progress reports sent
+    /// to stderr's display while the command runs (rank 0 only draws).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try Progress.observing { try command.run() }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// The grid shape, "PxQ".
@@ -48,6 +59,9 @@ struct MPIOptions: ParsableArguments {
     @Option(help: "BLAS threads per process (default: OpenBLAS's choice).")
     var threads: Int?
 
+    @Flag(help: "Print progress lines on stderr (rank 0) even when it is not a terminal. On a terminal rank 0 draws a progress bar anyway.")
+    var progress = false
+
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
@@ -63,6 +77,7 @@ struct MPIOptions: ParsableArguments {
 func withMPI(_ options: MPIOptions, _ body: (Communicator) throws -> Void) throws {
     if let threads = options.threads { BLASThreads.count = threads }
     let comm = try Communicator()
+    if comm.rank != 0 { Progress.display.mode = .quiet } else if options.progress { Progress.requestLines() }
     do {
         try body(comm)
         comm.finalize()

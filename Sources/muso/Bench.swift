@@ -113,8 +113,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Directory for bench.csv, bench.json and bench.svg.")
     var out = "bench-results"
 
-    @Option(help: "Directory of the Fashion-MNIST IDX files.")
-    var fashionDir = FashionMNIST.defaultDirectory
+    @OptionGroup var fashion: FashionMNISTOption
 
     @Option(help: "Compare the ratios with the bounds in this JSON file and exit 1 on a regression (the CI gate).")
     var check: String?
@@ -135,12 +134,14 @@ struct Bench: ParsableCommand {
         let ns = sizes.split(separator: ",").map { Int($0)! }
         let rs = ratios.split(separator: ",").map { Int($0)! }
         let ks = forget.split(separator: ",").map { Int($0)! }
-        let all = try FashionMNIST.load(.train, directory: fashionDir)
+        let all = try FashionMNIST.load(.train, directory: fashion.fashionDir)
         var rows: [BenchRow] = []
         if !common.json {
             print("OpenBLAS \(BLASThreads.coreName) kernel, \(BLASThreads.count) threads; sin/cos \(RandomFourierFeatures.sinCosInstructionSet); d = 784; median of \(repeats) runs (1 run for N > \(singleRunAbove))")
             print("    N      M     k |  retrain   cached-K  unlearn  (no theta) Phi pass streaming |  x scratch  x cached-K | rel. dist | Gram GF/s  DSYRK GF/s | peak cached / streaming")
         }
+        let total = ns.count * rs.count
+        var done = 0
         for n in ns {
             guard n <= all.count else { throw Failure("N = \(n) exceeds the \(all.count) Fashion-MNIST training images") }
             let x = try all.inputs.selectingRows(Array(0..<n))
@@ -149,12 +150,16 @@ struct Bench: ParsableCommand {
             for r in rs {
                 let m = 2 * ((r * n) / 2)
                 let reps = n > singleRunAbove ? 1 : repeats
-                for row in try benchmark(x: x, y: y, m: m, ks: ks, repeats: reps) {
+                Progress.count("benchmark", completed: done, total: total, unit: "sizes")
+                done += 1
+                // Timed code runs unobserved: the same code on a terminal as in a pipe.
+                for row in try WorkProgress.unobserved({ try benchmark(x: x, y: y, m: m, ks: ks, repeats: reps) }) {
                     rows.append(row)
                     if !common.json { printRow(row); fflush(nil) }
                 }
             }
         }
+        Progress.count("benchmark", completed: total, total: total, unit: "sizes")
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try AtomicFile.write(Array(([BenchRow.csvHeader] + rows.map(\.csv)).joined(separator: "\n").utf8) + [10], to: "\(out)/bench.csv")
         let doc: [String: Any] = ["kernel": BLASThreads.coreName, "threads": BLASThreads.count, "sincos_instruction_set": RandomFourierFeatures.sinCosInstructionSet, "repeats": repeats,

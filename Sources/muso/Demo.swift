@@ -40,12 +40,9 @@ struct Demo: ParsableCommand {
     var bandwidth: Double?
     @Option(help: "Seed for data, features, theta0 and the forget set.")
     var seed: UInt64 = 1
-    @Option(help: "BLAS threads (default: OpenBLAS's choice).")
-    var threads: Int?
     @Flag(help: "Generate features block by block instead of holding Phi in memory.")
     var streaming = false
-    @Flag(help: "Print machine-readable JSON on stdout instead of text.")
-    var json = false
+    @OptionGroup var common: CommonOptions
 
     func validate() throws {
         guard samples >= 2 else { throw ValidationError("--samples must be at least 2") }
@@ -57,7 +54,12 @@ struct Demo: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { BLASThreads.count = threads }
+        common.apply()
+        // Timed code runs unobserved: the same code on a terminal as in a pipe.
+        try WorkProgress.unobserved { try job() }
+    }
+
+    func job() throws {
         var g = SeededGenerator(seed: seed)
         let x: Matrix, y: Matrix
         switch data {
@@ -90,7 +92,7 @@ struct Demo: ParsableCommand {
         ids.shuffle(using: &g)
         let request = Array(ids.prefix(forget))
 
-        func say(_ line: String) { if !json { print(line) } }
+        func say(_ line: String) { if !common.json { print(line) } }
         say("problem: \(data == .fashionMnist ? "Fashion-MNIST" : "synthetic"), N = \(n), M = \(features), d = \(x.columns), C = \(outputs), k = \(forget) forgotten, ridge = \(ridge), bandwidth \(String(format: "%.4g", sigma))")
         say("BLAS: OpenBLAS \(BLASThreads.coreName) kernel, \(BLASThreads.count) threads; sin/cos \(RandomFourierFeatures.sinCosInstructionSet); features \(streaming ? "streamed" : "held in memory")")
         Progress.report("generating features and fitting ...")
@@ -122,7 +124,7 @@ struct Demo: ParsableCommand {
         say(String(format: "speed-up: %.1fx", retrainTime / unlearnTime))
         say(String(format: "relative distance to retraining ||theta - theta_R|| / ||theta_R - theta0|| = %.3e", distance))
         say("certificate: \(result.certificate)")
-        if json {
+        if common.json {
             try printJSON(["data": data.rawValue, "samples": n, "features": features, "outputs": outputs, "forgotten": forget,
                            "ridge": ridge, "form": model.form.rawValue, "blas_kernel": BLASThreads.coreName, "threads": BLASThreads.count,
                            "streaming": streaming, "train_seconds": fitTime, "retrain_seconds": retrainTime,

@@ -129,8 +129,8 @@ struct Evaluate: ParsableCommand {
                                              limit: testLimit, seed: 1)
             } else {
                 guard let tp = testPath else { throw Failure("a CSV model needs --test-path TEST.csv") }
-                var t = try CSV.load(tp, labelColumn: labelColumn, idColumn: idColumn).restricted(to: classes)
-                if let limit = testLimit { t = try t.randomSubset(limit, seed: 1) }
+                let t = try CSV.load(tp, labelColumn: labelColumn, idColumn: idColumn)
+                    .selecting(SampleSelection(classes: classes, limit: testLimit, seed: 1))
                 test = t
             }
             Progress.report("predicting \(retainedPositions.count) retained, \(forgottenPositions.count) forgotten, \(test.count) test samples")

@@ -78,8 +78,7 @@ struct LinearExperiment: ParsableCommand {
     @Option(help: "Test samples per run (seeded subset of the test split).")
     var testLimit = 2000
 
-    @Option(help: "Directory of the Fashion-MNIST IDX files.")
-    var fashionDir = FashionMNIST.defaultDirectory
+    @OptionGroup var fashion: FashionMNISTOption
 
     @Option(help: "Also write the table as CSV to this file.")
     var csv: String?
@@ -108,12 +107,17 @@ struct LinearExperiment: ParsableCommand {
             print("Fashion-MNIST, N = \(samples), M = \(features) random Fourier features, \(seeds) seeds, \(BLASThreads.coreName) BLAS kernel, \(BLASThreads.count) threads")
             print("SGD-based methods: \(rule)")
         }
+        let total = scenarios.split(separator: ",").count * seeds
+        var done = 0
+        defer { Progress.count("experiment", completed: total, total: total, unit: "runs") }
         for name in scenarios.split(separator: ",") {
             let scenario = Scenario(rawValue: String(name))!
             var runs: [String: [MethodRun]] = [:]
             var forgetCount = 0
             for seed in 0..<seeds {
                 Progress.report("\(scenario.rawValue): seed \(seed + 1) of \(seeds)")
+                Progress.count("experiment", completed: done, total: total, unit: "runs")
+                done += 1
                 let result = try runOnce(scenario, seed: UInt64(seed))
                 forgetCount = result.forgetCount
                 for (method, r) in result.runs { runs[method, default: []].append(r) }
@@ -164,8 +168,8 @@ struct LinearExperiment: ParsableCommand {
     /// One scenario with one seed: every method's figures.
     func runOnce(_ scenario: Scenario, seed: UInt64) throws -> (runs: [String: MethodRun], forgetCount: Int) {
         let classes: [Int]? = scenario == .pair ? pair.classes : nil
-        let train = try FashionMNIST.load(.train, directory: fashionDir, classes: classes, limit: samples, seed: seed)
-        let test = try FashionMNIST.load(.test, directory: fashionDir, classes: classes, limit: testLimit, seed: seed &+ 1000)
+        let train = try FashionMNIST.load(.train, directory: fashion.fashionDir, classes: classes, limit: samples, seed: seed)
+        let test = try FashionMNIST.load(.test, directory: fashion.fashionDir, classes: classes, limit: testLimit, seed: seed &+ 1000)
         let classList = train.classes
         let coding: TargetCoding = classList.count == 2 ? .signed : .oneHot
         let y = try coding.targets(labels: train.labels, classes: classList)

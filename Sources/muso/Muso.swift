@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LinearAlgebra
+import MusoCLI
 import Unlearning
 
 @main
@@ -15,4 +16,15 @@ struct Muso: ParsableCommand {
         """,
         subcommands: [Train.self, Forget.self, Inspect.self, Evaluate.self, Export.self, Experiment.self, Bench.self, Demo.self]
     )
+
+    /// ArgumentParser's own entry, with the engine's progress reports sent
+    /// to stderr's display (see `ProgressDisplay`) while the command runs.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try Progress.observing { try command.run() }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

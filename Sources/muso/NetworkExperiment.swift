@@ -90,8 +90,7 @@ struct NetworkExperiment: ParsableCommand {
     var seeds = 3
     @Option(help: "The first seed (seeds first-seed ..< first-seed + seeds; 0 is the README's table), for a confirmation run on fresh seeds.")
     var firstSeed = 0
-    @Option(help: "Directory of the Fashion-MNIST IDX files.")
-    var fashionDir = FashionMNIST.defaultDirectory
+    @OptionGroup var fashion: FashionMNISTOption
     @Option(help: "Also write the table as CSV to this file.")
     var csv: String?
     @OptionGroup var common: CommonOptions
@@ -126,10 +125,13 @@ struct NetworkExperiment: ParsableCommand {
         let chosenScenarios = scenarios.split(separator: ",").map { NetworkScenario(rawValue: String($0))! }
         var results: [String: [String: [NetworkRun]]] = [:]
         var forgetCounts: [String: Int] = [:]
+        let total = seeds * chosenScenarios.count
+        defer { Progress.count("network experiment", completed: total, total: total, unit: "scenario runs") }
         for seed in firstSeed..<(firstSeed + seeds) {
             let s = UInt64(seed)
-            let all = try FashionMNIST.load(.train, directory: fashionDir, limit: trainLimit, seed: s)
-            let test = try FashionMNIST.load(.test, directory: fashionDir, limit: testLimit, seed: s &+ 100)
+            Progress.count("network experiment", completed: (seed - firstSeed) * chosenScenarios.count, total: total, unit: "scenario runs")
+            let all = try FashionMNIST.load(.train, directory: fashion.fashionDir, limit: trainLimit, seed: s)
+            let test = try FashionMNIST.load(.test, directory: fashion.fashionDir, limit: testLimit, seed: s &+ 100)
             var g = SeededGenerator(seed: s &+ 7)
             var order = Array(0..<all.count)
             order.shuffle(using: &g)
@@ -152,7 +154,10 @@ struct NetworkExperiment: ParsableCommand {
                              widths.map(String.init).joined(separator: "-"), originalSeconds, perEpoch, train.count,
                              accuracy(try original.predict(test.inputs), test.labels)))
             }
-            for scenario in chosenScenarios {
+            for (done, scenario) in chosenScenarios.enumerated() {
+                if done > 0 {
+                    Progress.count("network experiment", completed: (seed - firstSeed) * chosenScenarios.count + done, total: total, unit: "scenario runs")
+                }
                 var forget: [Int]
                 switch scenario {
                 case .random1, .random10:
