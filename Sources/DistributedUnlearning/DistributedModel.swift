@@ -1,7 +1,7 @@
 import LinearAlgebra
 import Unlearning
 
-/// The min-norm random-feature model of DESIGN.md section 3b, with the
+/// The min-norm random-feature model of docs/design.md §3b, with the
 /// Gram matrix and its factor spread over a P x Q process grid, and exact
 /// deletion without refactorisation.
 ///
@@ -86,7 +86,14 @@ public struct DistributedModel: @unchecked Sendable {
 
     /// Fits the model. Collective.
     /// - Parameters:
+    ///   - features: Phi, generated from the replicated inputs or read from a
+    ///     file (every process the same source).
     ///   - rows: rows of `features` to fit (every process the same).
+    ///   - targets: Y (N x C), replicated.
+    ///   - ids: one id per sample, what requests name.
+    ///   - initialParameters: theta0 (M x C), replicated.
+    ///   - ridge: eps >= 0.
+    ///   - grid: the P x Q process grid.
     ///   - blockSize: of the block-cyclic distribution (64 to 256 is usual).
     /// - Throws: `invalidArgument` for inconsistent sizes or M < N;
     ///   `scalapack(pdpotrf)` when K is not positive definite.

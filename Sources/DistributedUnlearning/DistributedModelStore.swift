@@ -220,8 +220,14 @@ public struct DistributedModelStore {
     /// on. Rank 0 reads the manifest and broadcasts it; each process reads
     /// and checks its own block files (checksum against the manifest, sizes
     /// against the grid). Every field is checked against the others.
-    /// - Parameter cleaning: remove this rank's files the manifest does not
-    ///   name (an interrupted save's); only while holding the model's lock.
+    /// - Parameters:
+    ///   - directory: the model directory.
+    ///   - comm: the processes (all of them call `load`).
+    ///   - gridShape: the grid to expect (nil: the saved one).
+    ///   - npyResolver: opens the .npy feature file of a model fitted on a
+    ///     given feature matrix.
+    ///   - cleaning: remove this rank's files the manifest does not
+    ///     name (an interrupted save's); only while holding the model's lock.
     public static func load(from directory: String, communicator comm: Communicator, gridShape: (rows: Int, columns: Int)? = nil,
                             npyResolver: (String) throws -> FeatureSource, cleaning: Bool = false) throws -> (Loaded, ProcessGrid) {
         let path = manifestPath(directory)

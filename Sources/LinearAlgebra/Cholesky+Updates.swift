@@ -37,7 +37,10 @@ extension Cholesky {
     ///   out negative are negated (L D D L^T = L L^T for D = diag(+-1)).
     /// Both are backward stable (orthogonal transformations only).
     ///
-    /// - Parameter indices: zero-based positions in 0..<order, distinct.
+    /// - Parameters:
+    ///   - indices: zero-based positions in 0..<order, distinct.
+    ///   - method: `.givens`, `.blockedLQ`, or `.automatic` (Givens up to
+    ///     `givensLimit` indices, the blocked LQ beyond).
     /// - Throws: `invalidArgument` for an index out of range or repeated (the
     ///   factor is left unchanged); `notPositiveDefinite` if a rotation meets
     ///   an exactly zero pair (only possible for a singular K).

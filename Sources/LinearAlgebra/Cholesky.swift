@@ -195,7 +195,7 @@ public struct Cholesky: Sendable {
     /// n x c buffer and the buffers are added at the end. General GEMMs are
     /// slow on these shapes (they copy the tall panel before using it once):
     /// at n = 16000, c = 10 the former `dgemm` route took 0.23-0.39 s.
-    /// - Parameter level: the instruction-set level (nil: the best; tests).
+    /// - Parameter x: X (n x c).
     /// - Complexity: 2 n^2 c flops; L read once from memory.
     public func multiply(_ x: Matrix) throws(LinearAlgebraError) -> Matrix {
         try multiply(x, level: nil, threads: nil)

@@ -2,7 +2,7 @@ import Foundation
 import LinearAlgebra
 import Unlearning
 
-/// The projection of DESIGN.md section 3 that turns a network head into the
+/// The projection of docs/design.md §3 that turns a network head into the
 /// head that retraining the head alone on a set R would give:
 ///
 ///     theta_R = W0 + Pi_R (Wp - W0),   Pi_R = Z_R^T (Z_R Z_R^T + eps I)^{-1} Z_R,

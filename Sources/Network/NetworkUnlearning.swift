@@ -2,7 +2,7 @@ import Foundation
 import LinearAlgebra
 import Unlearning
 
-/// MUSO for networks (DESIGN.md section 3): alternate a relabel step on the
+/// MUSO for networks (docs/design.md §3): alternate a relabel step on the
 /// head, computed in closed form from the current features, with one epoch of
 /// fine-tuning of the whole network on the retained data plus the relabeled
 /// forgotten data.
@@ -45,13 +45,13 @@ import Unlearning
 public struct MUSONetwork: Sendable {
     /// What the head retrained on the subset S is fitted to.
     public enum RelabelTarget: String, Sendable, CaseIterable {
-        /// DESIGN.md section 3: theta_R = W0 + Pi_S (Wp - W0), i.e. the head
+        /// docs/design.md §3: theta_R = W0 + Pi_S (Wp - W0), i.e. the head
         /// retrained on S with the current head's outputs Z_S Wp as targets
         /// (equal to retraining on the labels when the head interpolates them).
         case currentHead = "head"
         /// The minimum-norm head from W0 fitted to the one-hot retained labels
         /// of S: theta_R = W0 + Z_S^T (Z_S Z_S^T + eps I)^{-1} (Y_S - Z_S W0),
-        /// by the engine's `MinNormModel`. Not in DESIGN.md: an alternative
+        /// by the engine's `MinNormModel`. Not in docs/design.md: an alternative
         /// for networks whose head does not interpolate (see the README).
         case retainedLabels = "labels"
     }
@@ -77,7 +77,7 @@ public struct MUSONetwork: Sendable {
     /// out. False (the paper): every forgotten sample, relabeled.
     public var changedLabelsOnly = false
     /// The network whose last-layer features the relabel step fits its head
-    /// on and labels the forgotten samples with; nil (DESIGN.md): the current
+    /// on and labels the forgotten samples with; nil (docs/design.md): the current
     /// network, re-extracted each round. A trained network's features have
     /// memorised its training samples: a head fitted on the retained samples
     /// alone still labels the forgotten ones about as accurately as the

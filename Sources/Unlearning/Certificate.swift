@@ -1,7 +1,7 @@
 import Foundation
 import LinearAlgebra
 
-/// The evidence that comes with every unlearning result (DESIGN.md section 2).
+/// The evidence that comes with every unlearning result (docs/design.md §2).
 ///
 /// The decisive figure is `oracleDistance`, ||theta - theta_R|| /
 /// ||theta_R - theta0|| against a model retrained from scratch, present when
@@ -66,7 +66,7 @@ public struct Certificate: Sendable, Equatable, CustomStringConvertible {
     /// The verdict: `.exact` only when the method is exact, the stationarity
     /// residual and the forgotten coefficients are below `residualBound`, and
     /// the distance to retraining, when measured, is below max(1e-9, min(the
-    /// error bound, 1e-6)) (DESIGN.md section 2's target at cond(K) <= 1e8,
+    /// error bound, 1e-6)) (docs/design.md §2's target at cond(K) <= 1e8,
     /// and the first-order bound beyond). NaN never passes.
     public var verdict: Verdict {
         guard isExact else { return .notExact }

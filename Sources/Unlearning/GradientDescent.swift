@@ -8,7 +8,7 @@ import LinearAlgebra
 /// started from `start` (theta0 for training, theta* for fine-tuning). Every
 /// step adds a vector of the row space of Phi (plus a multiple of theta -
 /// start), so with eps = 0 the iterates stay in start + rowspace(Phi) and
-/// converge to the solution closest to `start`, equation (1) of DESIGN.md.
+/// converge to the solution closest to `start`, equation (1) of docs/design.md.
 /// In the over-parameterised regime the data are interpolated and mini-batch
 /// SGD converges with a constant step (randomised Kaczmarz); in the
 /// least-squares regime use full batches or a decaying schedule.

@@ -1,7 +1,7 @@
 import LinearAlgebra
 
 extension MinNormModel {
-    /// The dual quantities of deleting the positions F (DESIGN.md (4)):
+    /// The dual quantities of deleting the positions F (docs/design.md (4)):
     /// G[:, F] = K^{-1} E_F by k pairs of triangular solves (the forward one
     /// only below the first deleted position), and
     /// Z = G[F, F]^{-1} A[F]. Then Delta A = -G[:, F] Z, and the MUSO labels
@@ -32,7 +32,7 @@ extension MinNormModel {
     /// Forgets the samples `ids` exactly, in closed form, and updates the
     /// model in place so that it equals the model retrained on the rest.
     ///
-    /// Dual form (DESIGN.md (4)): Delta A = -G[:, F] G[F, F]^{-1} A[F] with
+    /// Dual form (docs/design.md (4)): Delta A = -G[:, F] G[F, F]^{-1} A[F] with
     /// G = K^{-1}; then A_R(new) = (A + Delta A)[R], theta_R = theta + Phi^T
     /// Delta A, and the factor of K_RR comes from the factor of K by deleting
     /// the rows/columns F (Givens rotations for a few, one blocked LQ for
@@ -53,7 +53,7 @@ extension MinNormModel {
     /// certificate says UNVERIFIED).
     ///
     /// - Parameters:
-    ///   - ids: the sample ids to forget (distinct, known, not all).
+    ///   - requested: the sample ids to forget (distinct, known, not all).
     ///   - verification: `.cheap` (default) or `.oracle(route)` to also retrain
     ///     and report the distance.
     ///   - updateParameters: when false (dual form), the cached theta is
@@ -213,7 +213,7 @@ extension MinNormModel {
         return newFactor
     }
 
-    /// The MUSO optimal labels (DESIGN.md (3)) for the samples `ids`: the
+    /// The MUSO optimal labels (docs/design.md (3)) for the samples `ids`: the
     /// retrained model's own predictions Ytilde_F = Phi_F theta_R, in the
     /// order of `ids`.
     ///

@@ -1,7 +1,7 @@
 import LinearAlgebra
 
 /// The linear model on features that gradient descent from theta0 converges
-/// to (DESIGN.md section 2, equations (1) and (2)):
+/// to (docs/design.md §2, equations (1) and (2)):
 ///
 ///     theta* = theta0 + Phi^+ (Y - Phi theta0)
 ///            = theta0 + Phi^T A,  A = K^{-1} (Y - Phi theta0),  K = Phi Phi^T + eps I   (dual)

@@ -13,6 +13,7 @@ public enum CSV {
     /// Reads a labeled data set.
     ///
     /// - Parameters:
+    ///   - path: the CSV file: a header line, numeric feature columns.
     ///   - labelColumn: the header name of the label column.
     ///   - idColumn: the header name of the id column; when absent from the
     ///     header, the ids are the data rows (0-based, header excluded).

@@ -21,9 +21,12 @@ public enum FashionMNIST {
     /// source file (0-based), so they stay stable under any selection.
     ///
     /// - Parameters:
+    ///   - split: `.train` (60000 images) or `.test` (10000).
+    ///   - directory: where the gzip-compressed IDX files are.
     ///   - classes: keep only these labels (e.g. [0, 6]); all when nil.
     ///   - limit: keep a seeded random subset of this many (after the class
     ///     selection), in file order; all when nil.
+    ///   - seed: the seed of that subset (`SampleSelection`).
     /// - Throws: `unreadable` when the files are missing (install
     ///   `dataset-fashion-mnist`), `malformed`/`truncated` for bad files,
     ///   `invalidSelection` for classes that do not occur.

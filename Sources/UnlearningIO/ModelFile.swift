@@ -135,7 +135,7 @@ public struct JournalEntry: Codable, Sendable, Equatable {
     public var time: String
     /// How the request was applied.
     public enum Method: String, StoredName {
-        /// Deletion from the factor in closed form (DESIGN (4), or 3b's Schur
+        /// Deletion from the factor in closed form (docs/design.md (4), or §3b's Schur
         /// complement on a process grid).
         case closedForm = "closed-form"
         /// The retained samples refactorised (distributed model, past its
@@ -245,8 +245,10 @@ public struct ModelFile: Sendable {
 
     /// Writes the file atomically (temporary file, fsync, rename), keeping an
     /// existing file's mode and owner and following a symbolic link.
-    /// - Parameter expected: when given, the file at `path` must still be
-    ///   that version of it (`sourceIdentity` of the model read from it).
+    /// - Parameters:
+    ///   - path: the file to write (or replace).
+    ///   - expected: when given, the file at `path` must still be
+    ///     that version of it (`sourceIdentity` of the model read from it).
     public func write(to path: String, replacing expected: FileIdentity? = nil) throws {
         let compact = try model.compacted()
         let s = compact.snapshot
@@ -290,8 +292,12 @@ public struct ModelFile: Sendable {
     ///   diagonal and random probes, the dual coefficients, theta and the
     ///   offsets against the system they solve.
     /// Each refusal names the file and says what does not hold.
-    /// - Parameter checkingConsistency: skip the last step (one pass over the
-    ///   features) only for a file this process has just written.
+    /// - Parameters:
+    ///   - path: the model file.
+    ///   - npyResolver: opens the .npy feature file of a model fitted on a
+    ///     given feature matrix (its path is in the header).
+    ///   - checkingConsistency: skip the last step (one pass over the
+    ///     features) only for a file this process has just written.
     /// - Complexity: O(file size) plus one pass over Phi (see
     ///   `checkConsistency`).
     public static func read(from path: String, npyResolver: ((String) throws -> FeatureSource)? = nil,

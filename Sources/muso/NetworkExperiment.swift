@@ -37,7 +37,7 @@ struct NetworkExperiment: ParsableCommand {
         forget-loss gradient), and MUSO (rounds of: relabel the forget set with the head that \
         retraining the head on a random subset of the retained data would give, then one epoch of \
         fine-tuning on retained + relabeled data), in four variants: MUSO fits that head to the \
-        current head's outputs (DESIGN.md: W0 + Pi_S (Wp - W0)), MUSO-L to the subset's one-hot \
+        current head's outputs (docs/design.md §3: W0 + Pi_S (Wp - W0)), MUSO-L to the subset's one-hot \
         labels; MUSO-LC is MUSO-L fine-tuning on the forgotten samples \
         whose label changed only; MUSO-LE is MUSO-LC with the relabel head \
         fitted on the features of an early checkpoint of the original training (--checkpoint-epoch) \

@@ -122,7 +122,7 @@ struct HeadTests {
         // Retraining the head alone from W0 on the retained samples (gelsd).
         let retrained = try Retraining.minimumNormParameters(features: z.selectingRows(keep), targets: y.selectingRows(keep),
                                                              initialParameters: w0).parameters
-        // The projection formula of DESIGN section 3 gives that head ...
+        // The projection formula of docs/design.md §3 gives that head ...
         let projected = try HeadProjection.retrainedHead(initial: w0, current: thetaStar, features: z.selectingRows(keep), ridge: 0)
         #expect(try head.distance(of: projected, toRetrained: retrained) <= 1e-9)
         // ... and so do the engine's closed form and its MUSO relabel-and-fine-tune.
