@@ -258,13 +258,6 @@ public protocol FeatureBlockProvider: Sendable {
 }
 
 extension FeatureSource {
-    /// A source with no samples, to release a large one early.
-    public init(empty: Void) {
-        self.init(storage: .materialized(Matrix(rows: 0, columns: 0), origin: nil), sampleCount: 0, featureCount: 0)
-    }
-}
-
-extension FeatureSource {
     /// The features of the samples `rows` only, as a source of its own (row
     /// k of the result is row rows[k] of this one). Generated features keep
     /// generating: only the inputs X[rows] are copied (|rows| x d); a held

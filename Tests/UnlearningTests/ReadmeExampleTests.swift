@@ -1,11 +1,32 @@
+import Foundation
 import Testing
 import LinearAlgebra
 import Unlearning
 
-/// The worked example of README.md, verbatim in its body, so that it keeps
-/// compiling and keeps doing what the README says.
+/// The worked example of README.md, in its body, so that it keeps compiling
+/// and keeps doing what the README says (the Examples package runs the same
+/// code as a dependent package; the second test keeps the two texts equal).
 @Suite("README worked example")
 struct ReadmeExampleTests {
+    @Test("the README's library example is the first part of Examples/Sources/ReadmeExample/main.swift, line for line")
+    func readmeMatchesExample() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let example = try String(contentsOf: root.appendingPathComponent("Examples/Sources/ReadmeExample/main.swift"), encoding: .utf8)
+        // The first ```swift block after the library heading that imports Unlearning.
+        let blocks = readme.components(separatedBy: "```swift\n").dropFirst().map { $0.components(separatedBy: "```")[0] }
+        let shown = try #require(blocks.first { $0.hasPrefix("import LinearAlgebra\nimport Unlearning") })
+        let shownLines = shown.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        let exampleLines = example.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(shownLines.count > 20)
+        for (k, line) in shownLines.enumerated() {
+            let other = k < exampleLines.count ? exampleLines[k] : ""
+            // The README shows what print() wrote after the call as a comment.
+            let a = line.components(separatedBy: "   //")[0], b = other.components(separatedBy: "   //")[0]
+            #expect(a == b, "README line \(k + 1) of the example: \(line) / example: \(other)")
+        }
+    }
+
     @Test("the README example runs and forgets exactly")
     func example() throws {
         // Data: N = 500 inputs in R^10 and +-1 targets (N x 1).
