@@ -79,7 +79,7 @@ extension DistributedModel {
         let n = rows.count, k = positions.count, f = forgottenPositions.count, c = outputCount
         // 1. W' = K^{-1} E_{F'} in the new columns f ..< f + k of W.
         var w = try BlockCyclicMatrix(rows: n, columns: f + k, blockSize: blockSize, grid: grid)
-        if let old = inverseColumns {
+        if let old = deletions?.inverseColumns {
             let ld = w.leadingDimension
             for cl in 0..<w.localColumns {
                 let j = w.globalColumn(cl)
@@ -111,7 +111,7 @@ extension DistributedModel {
         let gNew = try g.selectingRows(Array(f..<(f + k)))          // G[F', F']
         var lower = Matrix(rows: f + k, columns: f + k)
         var schur = gNew
-        if let s = schurFactor {
+        if let s = deletions?.schurFactor {
             let x = try s.solveTriangular(g.selectingRows(Array(0..<f)))   // L_S^{-1} G[F, F']
             schur = try gNew - Matrix.product(x, x, transposingFirst: true)
             let ls = s.lowerFactor
@@ -155,9 +155,7 @@ extension DistributedModel {
         parameters = try parameters + DistributedModel.applyTransposed(features: features, rows: rows, dual: delta,
                                                                        communicator: grid.communicator)
         dual = a
-        inverseColumns = w
-        schurFactor = s
-        forgottenPositions = all
+        deletions = Deletions(positions: all, inverseColumns: w, schurFactor: s)
     }
 
     /// The certificate of the current state: the stationarity residual

@@ -65,12 +65,21 @@ public struct DistributedModel: @unchecked Sendable {
     public internal(set) var dual: Matrix
     /// theta (M x C).
     public internal(set) var parameters: Matrix
+    /// What the deletions since the last factorisation add to it
+    /// (docs/design.md §3b); nil when nothing was forgotten since.
+    public struct Deletions: @unchecked Sendable {
+        /// F: the forgotten positions, in request order.
+        public internal(set) var positions: [Int]
+        /// W = K^{-1} E_F (N x |F|).
+        public internal(set) var inverseColumns: BlockCyclicMatrix
+        /// The Cholesky factor of S = W[F, :] (|F| x |F|).
+        public internal(set) var schurFactor: Cholesky
+    }
+
+    /// The deletions since the last factorisation: all three arrays or none.
+    public internal(set) var deletions: Deletions?
     /// Forgotten positions since the last factorisation, in request order.
-    public internal(set) var forgottenPositions: [Int] = []
-    /// W = K^{-1} E_F (N x |F|).
-    public internal(set) var inverseColumns: BlockCyclicMatrix?
-    /// The Cholesky factor of S = W[F, :].
-    public internal(set) var schurFactor: Cholesky?
+    public var forgottenPositions: [Int] { deletions?.positions ?? [] }
     /// An estimate of cond_1(K) (pdpocon).
     public internal(set) var conditionEstimate: Double
     /// ||A[F]|| / ||A|| before A[F] was set to zero in the last request.
@@ -131,7 +140,7 @@ public struct DistributedModel: @unchecked Sendable {
          initialParameters: Matrix, fit: Fit, factorizations: Int, refactorFraction: Double) {
         self.init(grid: grid, blockSize: blockSize, ridge: ridge, features: features, rows: rows, ids: ids, targets: targets,
                   initialParameters: initialParameters, offsets: fit.offsets, factor: fit.factor, originalDual: fit.dual,
-                  dual: fit.dual, parameters: fit.parameters, forgottenPositions: [], inverseColumns: nil, schurFactor: nil,
+                  dual: fit.dual, parameters: fit.parameters, deletions: nil,
                   conditionEstimate: fit.condition, factorizations: factorizations, refactorFraction: refactorFraction,
                   factorGeneration: nil)
     }
@@ -139,7 +148,7 @@ public struct DistributedModel: @unchecked Sendable {
     /// A model from its saved state (`DistributedModelStore.load`).
     init(grid: ProcessGrid, blockSize: Int, ridge: Double, features: FeatureSource, rows: [Int], ids: [Int], targets: Matrix,
          initialParameters: Matrix, offsets: Matrix, factor: BlockCyclicMatrix, originalDual: Matrix, dual: Matrix,
-         parameters: Matrix, forgottenPositions: [Int], inverseColumns: BlockCyclicMatrix?, schurFactor: Cholesky?,
+         parameters: Matrix, deletions: Deletions?,
          conditionEstimate: Double, factorizations: Int, refactorFraction: Double, factorGeneration: Int?) {
         self.grid = grid
         self.blockSize = blockSize
@@ -154,9 +163,7 @@ public struct DistributedModel: @unchecked Sendable {
         self.originalDual = originalDual
         self.dual = dual
         self.parameters = parameters
-        self.forgottenPositions = forgottenPositions
-        self.inverseColumns = inverseColumns
-        self.schurFactor = schurFactor
+        self.deletions = deletions
         self.conditionEstimate = conditionEstimate
         self.factorizations = factorizations
         self.refactorFraction = refactorFraction

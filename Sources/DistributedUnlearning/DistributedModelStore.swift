@@ -134,7 +134,7 @@ public struct DistributedModelStore {
             } else {
                 files.append(try writeBlock(model.factor, name: "rank\(comm.rank).factor.g\(factorGeneration)", in: directory))
             }
-            if let w = model.inverseColumns {
+            if let w = model.deletions?.inverseColumns {
                 files.append(try writeBlock(w, name: "rank\(comm.rank).columns.g\(generation)", in: directory))
             }
             return files
@@ -157,7 +157,7 @@ public struct DistributedModelStore {
             FaultInjection.point("before-manifest")
             var arrays: [(String, Matrix)] = [("theta0", model.initialParameters), ("targets", model.targets), ("offsets", model.offsets),
                                               ("dual0", model.originalDual), ("dual", model.dual), ("theta", model.parameters)]
-            if let s = model.schurFactor { arrays.append(("schur", s.lowerFactor)) }
+            if let s = model.deletions?.schurFactor { arrays.append(("schur", s.lowerFactor)) }
             var featureRows = model.rows
             if let inputs = model.features.inputs {
                 var x = try inputs.selectingRows(model.rows)
@@ -305,12 +305,21 @@ public struct DistributedModelStore {
         let w = try comm.agree {
             f > 0 ? try readBlock(directory + "/" + files[1].name, expected: files[1], rows: n, columns: f, blockSize: manifest.blockSize, grid: grid) : nil
         }
-        let schur = try arrays["schur"].map { try Cholesky(lowerFactor: $0) }
+        var deletions: DistributedModel.Deletions?
+        if let w {
+            guard let l = arrays["schur"], l.rows == f, l.columns == f else {
+                throw bad("\(f) forgotten positions but no \(f) x \(f) factor of S = G[F, F] ('schur')")
+            }
+            deletions = DistributedModel.Deletions(positions: manifest.forgottenPositions, inverseColumns: w,
+                                                   schurFactor: try Cholesky(lowerFactor: l))
+        } else if arrays["schur"] != nil {
+            throw bad("a factor of S = G[F, F] ('schur') with no forgotten positions")
+        }
         var model = DistributedModel(grid: grid, blockSize: manifest.blockSize, ridge: manifest.ridge, features: features,
                                      rows: manifest.featureRows, ids: manifest.ids, targets: arrays["targets"]!,
                                      initialParameters: arrays["theta0"]!, offsets: arrays["offsets"]!, factor: factor,
                                      originalDual: arrays["dual0"]!, dual: arrays["dual"]!, parameters: arrays["theta"]!,
-                                     forgottenPositions: manifest.forgottenPositions, inverseColumns: w, schurFactor: schur,
+                                     deletions: deletions,
                                      conditionEstimate: manifest.conditionEstimate, factorizations: manifest.factorizations,
                                      refactorFraction: manifest.refactorFraction, factorGeneration: manifest.factorGeneration)
         for p in model.forgottenPositions where (0..<c).contains(where: { model.dual[p, $0] != 0 }) {
