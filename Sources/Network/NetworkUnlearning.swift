@@ -52,7 +52,7 @@ public struct MUSONetwork: Sendable {
         /// The minimum-norm head from W0 fitted to the one-hot retained labels
         /// of S: theta_R = W0 + Z_S^T (Z_S Z_S^T + eps I)^{-1} (Y_S - Z_S W0),
         /// by the engine's `MinNormModel`. Not in docs/design.md: an alternative
-        /// for networks whose head does not interpolate (see the README).
+        /// for networks whose head does not interpolate (see docs/networks.md).
         case retainedLabels = "labels"
     }
 

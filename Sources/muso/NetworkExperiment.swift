@@ -88,7 +88,7 @@ struct NetworkExperiment: ParsableCommand {
     var forgetClass = 0
     @Option(help: "Seeds.")
     var seeds = 3
-    @Option(help: "The first seed (seeds first-seed ..< first-seed + seeds; 0 is the README's table), for a confirmation run on fresh seeds.")
+    @Option(help: "The first seed (seeds first-seed ..< first-seed + seeds; 0 is the table of docs/networks.md), for a confirmation run on fresh seeds.")
     var firstSeed = 0
     @OptionGroup var fashion: FashionMNISTOption
     @Option(help: "Also write the table as CSV to this file.")
