@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import LinearAlgebra
 
@@ -148,6 +149,19 @@ package final class ProgressDisplay: @unchecked Sendable {
         if s < 120 { return String(format: "%.0f s", s) }
         if s < 7200 { return String(format: "%d min %02d s", Int(s) / 60, Int(s) % 60) }
         return String(format: "%d h %02d min", Int(s) / 3600, Int(s) / 60 % 60)
+    }
+}
+
+extension ParsableCommand {
+    /// ArgumentParser's `main()`, with the command run inside
+    /// `Progress.observing`: the engine's reports reach stderr's display.
+    package static func mainObservingProgress() {
+        do {
+            var command = try parseAsRoot()
+            try Progress.observing { try command.run() }
+        } catch {
+            exit(withError: error)
+        }
     }
 }
 

@@ -26,14 +26,7 @@ struct MusoMPI: ParsableCommand {
 
     /// ArgumentParser's own entry, with the engine's progress reports sent
     /// to stderr's display while the command runs (rank 0 only draws).
-    static func main() {
-        do {
-            var command = try parseAsRoot()
-            try Progress.observing { try command.run() }
-        } catch {
-            exit(withError: error)
-        }
-    }
+    static func main() { mainObservingProgress() }
 }
 
 /// The grid shape, "PxQ".

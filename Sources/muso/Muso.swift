@@ -19,12 +19,5 @@ struct Muso: ParsableCommand {
 
     /// ArgumentParser's own entry, with the engine's progress reports sent
     /// to stderr's display (see `ProgressDisplay`) while the command runs.
-    static func main() {
-        do {
-            var command = try parseAsRoot()
-            try Progress.observing { try command.run() }
-        } catch {
-            exit(withError: error)
-        }
-    }
+    static func main() { mainObservingProgress() }
 }
