@@ -1,6 +1,6 @@
 import Dispatch
 import Foundation
-import _CKernels
+internal import _CKernels
 
 extension Cholesky {
     /// How `delete(indices:)` re-triangularises the factor.

@@ -1,6 +1,6 @@
 import Dispatch
 import Foundation
-import _CKernels
+internal import _CKernels
 
 /// The Cholesky factorisation K = L L^T of a symmetric positive-definite
 /// matrix, with L lower triangular with positive diagonal (unique).

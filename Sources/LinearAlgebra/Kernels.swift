@@ -1,6 +1,6 @@
 import Dispatch
 import Foundation
-import _CKernels
+internal import _CKernels
 
 /// The instruction-set levels the C kernels (`_CKernels`) are compiled for,
 /// in increasing width: the build's baseline (SSE2 on x86-64), AVX2 with

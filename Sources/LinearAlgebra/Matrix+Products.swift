@@ -1,6 +1,6 @@
 // Products and norms of `Matrix`: BLAS, and for A^T B with a large A and a
 // few columns of B the vectorised panel kernel of `_CKernels`.
-import _CKernels
+internal import _CKernels
 
 extension Matrix {
     /// The product op(A) op(B), where op transposes when asked (`dgemm`;

@@ -3,7 +3,7 @@ import LinearAlgebra
 // The vectorised cos/sin kernel of the random Fourier map is the one C kernel
 // this layer calls directly: it is a feature-map primitive, not linear
 // algebra, so LinearAlgebra has no wrapper to offer for it.
-import _CKernels
+internal import _CKernels
 
 extension RandomFourierFeatures {
     /// The instruction set the cos/sin pass runs with on this CPU

@@ -1,4 +1,6 @@
 import Foundation
+// zlib (gzip inflation of IDX files, CRC-32 of the model files): file
+// formats belong to this layer, so it is zlib's only Swift user.
 internal import _CZlib
 
 /// Decompression of gzip data in memory, never beyond a stated number of

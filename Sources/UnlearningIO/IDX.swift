@@ -96,4 +96,6 @@ public struct IDXArray: Sendable {
 }
 
 import Foundation
+// zlib (gzip inflation of IDX files, CRC-32 of the model files): file
+// formats belong to this layer, so it is zlib's only Swift user.
 internal import _CZlib

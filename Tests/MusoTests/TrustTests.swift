@@ -111,7 +111,7 @@ struct TrustTests {
 
     @Test("a retry of a completed request is reported as applied and changes nothing; a partial overlap is refused naming the ids")
     func retries() throws {
-        let (dir, model) = try freshModel()
+        let (_, model) = try freshModel()
         var r = try muso(["forget", model, "--ids", "1004,1010"])
         try #require(r.status == 0, "\(r.stderr)")
         let after = try Data(contentsOf: URL(fileURLWithPath: model))

@@ -150,7 +150,7 @@ struct HostileInputTests {
         let dir = try temporaryDirectory()
         func write(_ widths: [Int], _ payload: [Double]) throws -> String {
             let path = dir + "/\(UUID().uuidString).net"
-            try payload.withUnsafeBytes { p in
+            _ = try payload.withUnsafeBytes { p in
                 try ContainerFile.write(magic: NetworkFile.magic, version: NetworkFile.version,
                                         header: Array("{\"widths\":\(widths)}".utf8), payload: [p], to: path)
             }

@@ -43,7 +43,7 @@ struct ModelValidationTests {
         var h = header
         h["arrays"] = arrays.map { ["name": $0.0, "rows": $0.1.rows, "columns": $0.1.columns] }
         let json = [UInt8](try JSONSerialization.data(withJSONObject: h, options: [.sortedKeys]))
-        try withArrayBuffers(arrays.map(\.1)) { buffers in
+        _ = try withArrayBuffers(arrays.map(\.1)) { buffers in
             try ContainerFile.write(magic: ModelFile.magic, version: ModelFile.formatVersion, header: json, payload: buffers, to: dir + "/x.muso")
         }
         return errorMessage { _ = try ModelFile.read(from: dir + "/x.muso") }
