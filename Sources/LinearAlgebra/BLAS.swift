@@ -1,3 +1,4 @@
+import Foundation
 internal import _COpenBLAS
 
 // Thin wrappers, one per CBLAS call, in column-major order. Each checks that
@@ -113,5 +114,49 @@ public enum BLASThreads {
     package static var configuration: String {
         guard let p = openblas_get_config() else { return "unknown" }
         return String(cString: p)
+    }
+}
+
+/// Streaming passes over memory on every core, for the floors the benchmark
+/// prints beside its figures: what one read (or one read and write) of so
+/// many bytes costs on this machine, whatever the algorithm.
+package enum MemoryPass {
+    /// Reads the `count` doubles at `x` once, split over the cores in
+    /// contiguous chunks (`cblas_dasum` per chunk). Returns the sum of
+    /// magnitudes so that the read cannot be elided.
+    /// - Complexity: `count` loads; no writes.
+    package static func read(_ x: UnsafePointer<Double>, count: Int) -> Double {
+        let source = KernelConstPointer(base: x)
+        let parts = max(1, min(KernelThreads.count, count / (1 << 16)))
+        let sums = KernelPointer(base: .allocate(capacity: parts))
+        defer { sums.base.deallocate() }
+        KernelThreads.forEachPart(of: parts, parts: parts) { range in
+            for p in range {
+                let lo = count * p / parts, hi = count * (p + 1) / parts
+                var s = 0.0, at = lo
+                while at < hi {
+                    let n = min(hi - at, 1 << 30)
+                    s += cblas_dasum(Int32(n), source.base + at, 1)
+                    at += n
+                }
+                sums.base[p] = s
+            }
+        }
+        return (0..<parts).reduce(0) { $0 + sums.base[$1] }
+    }
+
+    /// Copies `count` doubles from `x` to `y` (one read and one write of
+    /// each), split over the cores like `read`.
+    package static func copy(_ x: UnsafePointer<Double>, to y: UnsafeMutablePointer<Double>, count: Int) {
+        let source = KernelConstPointer(base: x), target = KernelPointer(base: y)
+        let parts = max(1, min(KernelThreads.count, count / (1 << 16)))
+        KernelThreads.forEachPart(of: count, parts: parts) { range in
+            var at = range.lowerBound
+            while at < range.upperBound {
+                let n = min(range.upperBound - at, 1 << 30)
+                cblas_dcopy(Int32(n), source.base + at, 1, target.base + at, 1)
+                at += n
+            }
+        }
     }
 }

@@ -47,6 +47,22 @@ struct BenchRow {
     var distance = 0.0
     var dgemmSeconds = 0.0, dsyrkSeconds = 0.0, dpotrfSeconds = 0.0
     var peakCached = 0, peakStreaming = 0
+    /// One streaming read of Phi's N M doubles on every core (`MemoryPass.read`).
+    var phiReadSeconds = 0.0
+    /// Bytes read plus written per second by a copy on every core (`MemoryPass.copy`).
+    var copyBandwidth = 0.0
+    /// Entries of the factor's trailing part from the first deleted position j:
+    /// (N - j)(N - j + 1) / 2.
+    var trailingEntries = 0
+
+    /// The fit, step by step (features, Gram, factorisation, solve).
+    var fit: Double { features + gram + factor + solve }
+    /// What training cannot avoid: the BLAS calls of the projection X W, the
+    /// Gram matrix and the factorisation, timed in the same run.
+    var trainingFloor: Double { dgemmSeconds + dsyrkSeconds + dpotrfSeconds }
+    /// What a request cannot avoid: one read of Phi (the theta update) and one
+    /// read and write of the factor's trailing part, at the measured bandwidths.
+    var requestFloor: Double { phiReadSeconds + 16 * Double(trailingEntries) / copyBandwidth }
 
     var gramFlops: Double { Double(n) * Double(n) * Double(m) }
     var gramRate: Double { gramFlops / gram }
@@ -55,14 +71,16 @@ struct BenchRow {
     var speedupScratch: Double { retrainScratch / unlearnCached }
     var speedupCachedGram: Double { retrainCachedGram / unlearnCached }
 
-    static let csvHeader = "N,M,d,k,repeats,features_s,gram_s,factor_s,solve_s,retrain_scratch_s,retrain_cached_gram_s,unlearn_cached_s,unlearn_without_theta_s,unlearn_streaming_s,muso_labels_s,speedup_vs_scratch,speedup_vs_cached_gram,relative_distance,gram_gflops,dsyrk_gflops,gram_fraction_of_dsyrk,dgemm_projection_s,dpotrf_s,theta_pass_s,peak_cached_bytes,peak_streaming_bytes"
+    static let csvHeader = "N,M,d,k,repeats,features_s,gram_s,factor_s,solve_s,retrain_scratch_s,retrain_cached_gram_s,unlearn_cached_s,unlearn_without_theta_s,unlearn_streaming_s,muso_labels_s,speedup_vs_scratch,speedup_vs_cached_gram,relative_distance,gram_gflops,dsyrk_gflops,gram_fraction_of_dsyrk,dgemm_projection_s,dpotrf_s,theta_pass_s,peak_cached_bytes,peak_streaming_bytes,training_floor_s,fit_over_floor,retrain_over_floor,request_floor_s,request_over_floor,phi_read_s,copy_gbytes_per_s"
 
     var csv: String {
         [n, m, d, k, repeats].map(String.init).joined(separator: ",") + ","
             + [features, gram, factor, solve, retrainScratch, retrainCachedGram, unlearnCached, unlearnDeferred, unlearnStreaming,
                musoLabels, speedupScratch, speedupCachedGram, distance, gramRate / 1e9, dsyrkRate / 1e9, gramRate / dsyrkRate,
                dgemmSeconds, dpotrfSeconds, thetaPass].map { String(format: "%.6g", $0) }.joined(separator: ",")
-            + ",\(peakCached),\(peakStreaming)"
+            + ",\(peakCached),\(peakStreaming),"
+            + [trainingFloor, fit / trainingFloor, retrainScratch / trainingFloor, requestFloor, unlearnCached / requestFloor,
+               phiReadSeconds, copyBandwidth / 1e9].map { String(format: "%.6g", $0) }.joined(separator: ",")
     }
 
     var json: [String: Any] {
@@ -72,7 +90,10 @@ struct BenchRow {
          "muso_labels_s": musoLabels, "speedup_vs_scratch": speedupScratch, "speedup_vs_cached_gram": speedupCachedGram,
          "relative_distance": distance, "gram_gflops": gramRate / 1e9, "dsyrk_gflops": dsyrkRate / 1e9,
          "gram_fraction_of_dsyrk": gramRate / dsyrkRate, "dgemm_projection_s": dgemmSeconds, "dpotrf_s": dpotrfSeconds,
-         "theta_pass_s": thetaPass, "peak_cached_bytes": peakCached, "peak_streaming_bytes": peakStreaming]
+         "theta_pass_s": thetaPass, "peak_cached_bytes": peakCached, "peak_streaming_bytes": peakStreaming,
+         "training_floor_s": trainingFloor, "fit_over_floor": fit / trainingFloor, "retrain_over_floor": retrainScratch / trainingFloor,
+         "request_floor_s": requestFloor, "request_over_floor": unlearnCached / requestFloor, "phi_read_s": phiReadSeconds,
+         "copy_gbytes_per_s": copyBandwidth / 1e9]
     }
 }
 
@@ -88,7 +109,11 @@ struct Bench: ParsableCommand {
         (baseline 3), without the theta update, and with Phi streamed; the MUSO labels; one product \
         Phi^T times N x min(k, C), the pass over Phi that the theta update costs. Each time is the median of --repeats \
         runs. In the same run, a DGEMM of the projection's shape, a DSYRK of the Gram's shape and a \
-        DPOTRF of its order give the machine's BLAS rate. Every row records the relative distance \
+        DPOTRF of its order give the machine's BLAS rate, and one read of Phi's bytes and a copy on \
+        every core its memory bandwidth: each row prints the fit and retraining as multiples of the \
+        BLAS calls training cannot avoid (DGEMM + DSYRK + DPOTRF), and a request as a multiple of \
+        what it cannot avoid (one read of Phi for the theta update, one read and write of the \
+        factor's trailing part from the first deleted position). Every row records the relative distance \
         of the unlearned parameters to the retrained ones and the peak resident memory of a fit \
         followed by one deletion in place, with Phi held and streamed (the images loaded count). Writes bench.csv, bench.json and bench.svg (time against N, \
         log axes) to --out.
@@ -138,7 +163,7 @@ struct Bench: ParsableCommand {
         var rows: [BenchRow] = []
         if !common.json {
             print("OpenBLAS \(BLASThreads.coreName) kernel, \(BLASThreads.count) threads; sin/cos \(RandomFourierFeatures.sinCosInstructionSet); d = 784; median of \(repeats) runs (1 run for N > \(singleRunAbove))")
-            print("    N      M     k |  retrain   cached-K  unlearn  (no theta) Phi pass streaming |  x scratch  x cached-K | rel. dist | Gram GF/s  DSYRK GF/s | peak cached / streaming")
+            print("    N      M     k |  retrain   cached-K  unlearn  (no theta) Phi pass streaming |  x scratch  x cached-K | rel. dist | Gram GF/s  DSYRK GF/s | fit, retrain, request / floor | peak cached / streaming")
         }
         let total = ns.count * rs.count
         var done = 0
@@ -173,9 +198,11 @@ struct Bench: ParsableCommand {
 
     func printRow(_ r: BenchRow) {
         func gb(_ b: Int) -> String { String(format: "%.2f GB", Double(b) / 1e9) }
-        print(String(format: "%6d %6d %5d | %8.3f %8.3f %8.4f %8.4f %8.4f %8.4f | %9.1f %9.1f | %9.2e | %8.1f %8.1f | %@ / %@",
+        print(String(format: "%6d %6d %5d | %8.3f %8.3f %8.4f %8.4f %8.4f %8.4f | %9.1f %9.1f | %9.2e | %8.1f %8.1f | %5.2fx %5.2fx %5.2fx | %@ / %@",
                      r.n, r.m, r.k, r.retrainScratch, r.retrainCachedGram, r.unlearnCached, r.unlearnDeferred, r.thetaPass, r.unlearnStreaming,
-                     r.speedupScratch, r.speedupCachedGram, r.distance, r.gramRate / 1e9, r.dsyrkRate / 1e9, gb(r.peakCached), gb(r.peakStreaming)))
+                     r.speedupScratch, r.speedupCachedGram, r.distance, r.gramRate / 1e9, r.dsyrkRate / 1e9,
+                     r.fit / r.trainingFloor, r.retrainScratch / r.trainingFloor, r.unlearnCached / r.requestFloor,
+                     gb(r.peakCached), gb(r.peakStreaming)))
     }
 
     /// All timings for one (N, M), one row per k.
@@ -194,6 +221,20 @@ struct Bench: ParsableCommand {
             base.dsyrkSeconds = try medianTime(repeats) { try k.addGram(of: phi, beta: 0) }
             k.symmetrizeFromLower()
             base.dpotrfSeconds = try medianTime(repeats) { _ = try Cholesky(factoring: k) }
+            // The memory floors of a request: one read of Phi's bytes, and the
+            // copy bandwidth (read + write) on a buffer of the factor's size.
+            base.phiReadSeconds = try medianTime(repeats) {
+                _ = phi.withUnsafeBufferPointer { MemoryPass.read($0.baseAddress!, count: $0.count) }
+            }
+            let count = max(1 << 20, min(n * n / 2, 1 << 27))
+            let from = Matrix(rows: count, columns: 1, repeating: 1)
+            var to = Matrix(rows: count, columns: 1)
+            let copySeconds = try medianTime(repeats) {
+                from.withUnsafeBufferPointer { src in
+                    to.withUnsafeMutableBufferPointer { dst in MemoryPass.copy(src.baseAddress!, to: dst.baseAddress!, count: count) }
+                }
+            }
+            base.copyBandwidth = 16 * Double(count) / copySeconds
         }
         var rows: [BenchRow] = []
         for k in ks where k < n {
@@ -203,6 +244,8 @@ struct Bench: ParsableCommand {
             var order = Array(0..<n)
             order.shuffle(using: &g)
             let ids = Array(order.prefix(k))
+            let first = ids.min() ?? 0   // ids are positions here (0 ..< N in order)
+            row.trailingEntries = (n - first) * (n - first + 1) / 2
             let forgotten = Set(ids)
             let keep = (0..<n).filter { !forgotten.contains($0) }
             // Baseline 1: retrain from scratch on the retained samples.
