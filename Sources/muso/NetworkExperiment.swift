@@ -25,6 +25,15 @@ struct NetworkRun {
 }
 
 struct NetworkExperiment: ParsableCommand {
+    /// The method with the smallest mean Avg.Gap, the runner-up, and the
+    /// paired t-test of their per-seed gaps (same seeds: the same original
+    /// model and forget set). nil with fewer than two methods or seeds.
+    static func lead(_ gaps: [String: [Double]]) -> (best: String, runnerUp: String, test: SeedStatistics.PairedTest)? {
+        let order = gaps.keys.sorted { (SeedStatistics.summary(gaps[$0]!).mean, $0) < (SeedStatistics.summary(gaps[$1]!).mean, $1) }
+        guard order.count >= 2, let test = SeedStatistics.pairedTest(gaps[order[0]]!, gaps[order[1]]!) else { return nil }
+        return (order[0], order[1], test)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "network",
         abstract: "MUSO's alternating relabel / fine-tune for an MLP on Fashion-MNIST, against retraining and the usual baselines.",
@@ -244,7 +253,7 @@ struct NetworkExperiment: ParsableCommand {
             ("time (s)", "seconds", "seconds", { r, _ in r.seconds }),
         ]
         // CSV: each column's mean and spread; the accuracies' spread columns are named test_sd, forget_sd, retain_sd.
-        var csvLines = [(["scenario", "method"] + columns.flatMap { [$0.csv, $0.csv.hasSuffix("_acc") ? String($0.csv.dropLast(4)) + "_sd" : $0.csv + "_sd"] } + ["chosen"]).joined(separator: ",")]
+        var csvLines = [(["scenario", "method"] + columns.flatMap { [$0.csv, $0.csv.hasSuffix("_acc") ? String($0.csv.dropLast(4)) + "_sd" : $0.csv + "_sd"] } + ["chosen", "avg_gap_ci95_low", "avg_gap_ci95_high"]).joined(separator: ",")]
         var report: [[String: Any]] = []
         for scenario in chosenScenarios {
             guard let byMethod = results[scenario.rawValue], let retrain = byMethod["Retrain"] else { continue }
@@ -253,20 +262,42 @@ struct NetworkExperiment: ParsableCommand {
                 print("method    " + columns.map { $0.table.padding(toLength: 15, withPad: " ", startingAt: 0) }.joined(separator: " ") + " chosen (1st seed)")
             }
             var rows: [[String: Any]] = []
+            var gaps: [String: [Double]] = [:]   // Avg.Gap per seed, in seed order
             for method in Self.allMethods {
                 guard let runs = byMethod[method] else { continue }
                 let cols = columns.map { c in meanAndSpread(runs.indices.map { c.value(runs[$0], retrain[$0]) }) }
+                let gap = runs.indices.map { runs[$0].gap(to: retrain[$0], withRetain: false) }
+                let interval = SeedStatistics.summary(gap).interval
+                if method != "Retrain" && method != "Original" { gaps[method] = gap }
                 if !common.json {
                     print(method.padding(toLength: 9, withPad: " ", startingAt: 0) + " "
                           + cols.map { "\(format($0.0, "%.4f"))±\(format($0.1, "%.4f"))".padding(toLength: 15, withPad: " ", startingAt: 0) }.joined(separator: " ")
                           + " " + (runs.first?.chosen ?? ""))
                 }
-                csvLines.append(([scenario.rawValue, method] + cols.flatMap { [String($0.0), String($0.1)] } + ["\"\(runs.first?.chosen ?? "")\""]).joined(separator: ","))
-                var row: [String: Any] = ["method": method, "chosen": runs.map(\.chosen)]
+                csvLines.append(([scenario.rawValue, method] + cols.flatMap { [String($0.0), String($0.1)] }
+                                 + ["\"\(runs.first?.chosen ?? "")\"", String(interval.lowerBound), String(interval.upperBound)]).joined(separator: ","))
+                var row: [String: Any] = ["method": method, "chosen": runs.map(\.chosen), "avg_gap_per_seed": gap]
                 for (c, v) in zip(columns, cols) { row[c.json] = [v.0, v.1] }
+                if gap.count >= 2 { row["avg_gap_ci95"] = [interval.lowerBound, interval.upperBound] }
                 rows.append(row)
             }
-            report.append(["scenario": scenario.rawValue, "forgotten": forgetCounts[scenario.rawValue] ?? 0, "methods": rows])
+            var entry: [String: Any] = ["scenario": scenario.rawValue, "forgotten": forgetCounts[scenario.rawValue] ?? 0, "methods": rows]
+            if let lead = Self.lead(gaps) {
+                entry["lead"] = ["best": lead.best, "runner_up": lead.runnerUp, "mean_difference": lead.test.meanDifference,
+                                 "t": lead.test.t, "degrees_of_freedom": lead.test.degreesOfFreedom, "p_value": lead.test.pValue,
+                                 "significant_at_5_percent": lead.test.pValue < 0.05]
+                if !common.json {
+                    let order = gaps.keys.sorted { SeedStatistics.summary(gaps[$0]!).mean < SeedStatistics.summary(gaps[$1]!).mean }
+                    print("Avg.Gap, mean [95% interval, Student t over \(seeds) seeds]: " + order.map { m in
+                        let s = SeedStatistics.summary(gaps[m]!)
+                        return "\(m) \(format(s.mean, "%.4f")) [\(format(s.interval.lowerBound, "%.4f")), \(format(s.interval.upperBound, "%.4f"))]"
+                    }.joined(separator: "; "))
+                    print(String(format: "lead: %@ over %@ by %.4f (paired t = %.2f, %d df, two-sided p = %.3g): %@", lead.best, lead.runnerUp,
+                                 -lead.test.meanDifference, lead.test.t, lead.test.degreesOfFreedom, lead.test.pValue,
+                                 lead.test.pValue < 0.05 ? "significant at 5%" : "not significant at 5%"))
+                }
+            }
+            report.append(entry)
         }
         if let csv { try AtomicFile.write(Array((csvLines.joined(separator: "\n") + "\n").utf8), to: csv) }
         if common.json { try printJSON(["widths": widths, "epochs": epochs, "seeds": seeds, "first_seed": firstSeed, "checkpoint_epoch": checkpointEpoch, "scenarios": report]) }
