@@ -166,7 +166,7 @@ public struct DistributedModelStore {
                 featureRows = Array(0..<model.rows.count)
             }
             var meta = metadata
-            if meta.featureMap.kind == .npy { meta.featureMap.rows = featureRows }
+            if meta.featureMap.kind == .npy { meta.featureMap = meta.featureMap.withFeatureRows(featureRows) }
             let manifest = Manifest(generation: generation, gridRows: grid.rows, gridColumns: grid.columns, blockSize: model.blockSize,
                                     ridge: model.ridge, conditionEstimate: model.conditionEstimate, factorizations: model.factorizations,
                                     refactorFraction: model.refactorFraction, factorGeneration: factorGeneration,

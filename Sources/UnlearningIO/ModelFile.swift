@@ -33,6 +33,12 @@ struct UnknownName: Error, CustomStringConvertible {
     var description: String { "unknown \(what) '\(found)' (known: \(known.joined(separator: ", ")))" }
 }
 
+/// A field a header's kind requires, absent (wrapped by the reader into a
+/// `DataError` that names the file).
+struct MissingField: Error, CustomStringConvertible {
+    var description: String
+}
+
 extension MinNormModel.Form: StoredName {
     public static let what = "model form"
 }
@@ -54,42 +60,130 @@ public struct FeatureMapDescription: Codable, Sendable, Equatable {
         public static let what = "feature map kind"
     }
 
-    public var kind: Kind
-    public var inputDimension: Int?
+    /// A map's parameters, or a feature file's place: one of the three,
+    /// each with what it needs (stored flat in the header, as "kind" and
+    /// the fields of that kind).
+    public enum Source: Sendable, Equatable {
+        /// `RandomFourierFeatures(inputDimension:featureCount:bandwidth:seed:)`.
+        case randomFourier(inputDimension: Int, bandwidth: Double, seed: UInt64)
+        /// `RandomReLUFeatures(inputDimension:featureCount:scale:seed:)`.
+        case randomReLU(inputDimension: Int, scale: Double, seed: UInt64)
+        /// The .npy feature file and the rows of it the model's samples use.
+        case npy(path: String, rows: [Int])
+    }
+
+    public var source: Source
     public var featureCount: Int
+
+    public var kind: Kind {
+        switch source {
+        case .randomFourier: .randomFourier
+        case .randomReLU: .randomReLU
+        case .npy: .npy
+        }
+    }
+    /// d, for a map.
+    public var inputDimension: Int? {
+        switch source {
+        case let .randomFourier(d, _, _), let .randomReLU(d, _, _): d
+        case .npy: nil
+        }
+    }
     /// sigma of random Fourier features, or the scale of random ReLU features.
-    public var bandwidth: Double?
-    public var seed: UInt64?
-    /// For "npy": the feature file, and the rows of it the model's samples use.
-    public var path: String?
-    public var rows: [Int]?
+    public var bandwidth: Double? {
+        switch source {
+        case let .randomFourier(_, b, _), let .randomReLU(_, b, _): b
+        case .npy: nil
+        }
+    }
+    public var seed: UInt64? {
+        switch source {
+        case let .randomFourier(_, _, s), let .randomReLU(_, _, s): s
+        case .npy: nil
+        }
+    }
+    /// The feature file, for npy.
+    public var path: String? {
+        if case let .npy(path, _) = source { return path }
+        return nil
+    }
+    /// The rows of the feature file, for npy.
+    public var rows: [Int]? {
+        if case let .npy(_, rows) = source { return rows }
+        return nil
+    }
 
     public init(map: any FeatureMap) throws {
         switch map {
         case let rff as RandomFourierFeatures:
-            kind = .randomFourier; bandwidth = rff.bandwidth; seed = rff.seed
+            source = .randomFourier(inputDimension: rff.inputDimension, bandwidth: rff.bandwidth, seed: rff.seed)
         case let relu as RandomReLUFeatures:
-            kind = .randomReLU; bandwidth = relu.scale; seed = relu.seed
+            source = .randomReLU(inputDimension: relu.inputDimension, scale: relu.scale, seed: relu.seed)
         default:
             throw UnlearningError.invalidArgument("a feature map of type \(type(of: map)) cannot be saved")
         }
-        inputDimension = map.inputDimension
         featureCount = map.featureCount
     }
 
     public init(npyPath: String, featureCount: Int, rows: [Int]) {
-        kind = .npy; self.featureCount = featureCount; path = npyPath; self.rows = rows
+        source = .npy(path: npyPath, rows: rows)
+        self.featureCount = featureCount
+    }
+
+    /// The same description with the feature file's rows replaced (npy);
+    /// unchanged for a map.
+    public func withFeatureRows(_ rows: [Int]) -> FeatureMapDescription {
+        guard case let .npy(path, _) = source else { return self }
+        return FeatureMapDescription(npyPath: path, featureCount: featureCount, rows: rows)
     }
 
     /// The feature map again (same seed, same features).
     public func makeMap() throws -> any FeatureMap {
-        guard let d = inputDimension, let s = seed, let b = bandwidth else {
-            throw UnlearningError.invalidArgument("feature map '\(kind)' lacks its parameters")
+        switch source {
+        case let .randomFourier(d, b, s): return try RandomFourierFeatures(inputDimension: d, featureCount: featureCount, bandwidth: b, seed: s)
+        case let .randomReLU(d, b, s): return try RandomReLUFeatures(inputDimension: d, featureCount: featureCount, scale: b, seed: s)
+        case .npy: throw UnlearningError.invalidArgument("a model on a given feature matrix (npy) has no feature map")
+        }
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case kind, inputDimension, featureCount, bandwidth, seed, path, rows
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        featureCount = try c.decode(Int.self, forKey: .featureCount)
+        let kind = try c.decode(Kind.self, forKey: .kind)
+        func need<T: Decodable>(_ type: T.Type, _ key: CodingKeys) throws -> T {
+            guard let value = try c.decodeIfPresent(type, forKey: key) else {
+                throw MissingField(description: "a \(kind) feature map without its \(key.stringValue)")
+            }
+            return value
         }
         switch kind {
-        case .randomFourier: return try RandomFourierFeatures(inputDimension: d, featureCount: featureCount, bandwidth: b, seed: s)
-        case .randomReLU: return try RandomReLUFeatures(inputDimension: d, featureCount: featureCount, scale: b, seed: s)
-        case .npy: throw UnlearningError.invalidArgument("a model on a given feature matrix (npy) has no feature map")
+        case .randomFourier:
+            source = .randomFourier(inputDimension: try need(Int.self, .inputDimension), bandwidth: try need(Double.self, .bandwidth),
+                                    seed: try need(UInt64.self, .seed))
+        case .randomReLU:
+            source = .randomReLU(inputDimension: try need(Int.self, .inputDimension), scale: try need(Double.self, .bandwidth),
+                                 seed: try need(UInt64.self, .seed))
+        case .npy:
+            source = .npy(path: try need(String.self, .path), rows: try need([Int].self, .rows))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(featureCount, forKey: .featureCount)
+        switch source {
+        case let .randomFourier(d, b, s), let .randomReLU(d, b, s):
+            try c.encode(d, forKey: .inputDimension)
+            try c.encode(b, forKey: .bandwidth)
+            try c.encode(s, forKey: .seed)
+        case let .npy(path, rows):
+            try c.encode(path, forKey: .path)
+            try c.encode(rows, forKey: .rows)
         }
     }
 }
@@ -261,7 +355,7 @@ public struct ModelFile: Sendable {
         }
         var map = featureMap
         if map.kind == .npy {
-            map.rows = compact.featureRows  // rows of the .npy file itself
+            map = map.withFeatureRows(compact.featureRows)  // rows of the .npy file itself
         } else {
             guard let x = try compact.retainedInputs() else {
                 throw UnlearningError.unavailable("the model's features are not generated from a map; save it with an npy feature description")
@@ -409,15 +503,14 @@ public struct ModelFile: Sendable {
         guard h.fittedConditionEstimate.isFinite, h.fittedConditionEstimate >= 1 else {
             throw bad("condition estimate \(h.fittedConditionEstimate) (must be finite and >= 1)")
         }
-        switch h.featureMap.kind {
-        case .randomFourier, .randomReLU:
+        switch h.featureMap.source {
+        case let .randomFourier(d, b, _), let .randomReLU(d, b, _):
             guard let x = arrays["inputs"] else { throw bad("a \(h.featureMap.kind) model without its inputs") }
-            guard let d = h.featureMap.inputDimension, d == x.columns, d >= 1 else {
-                throw bad("input dimension \(h.featureMap.inputDimension.map(String.init) ?? "missing") for inputs of \(x.columns) columns")
+            guard d == x.columns, d >= 1 else {
+                throw bad("input dimension \(d) for inputs of \(x.columns) columns")
             }
             guard x.rows == n else { throw bad("\(x.rows) input rows for N = \(n) ids") }
-            guard let b = h.featureMap.bandwidth, b.isFinite, b > 0 else { throw bad("feature map bandwidth or scale must be finite and > 0") }
-            guard h.featureMap.seed != nil else { throw bad("the feature map's seed is missing") }
+            guard b.isFinite, b > 0 else { throw bad("feature map bandwidth or scale must be finite and > 0") }
             // The map holds an (M/2 or M) x d projection: bounded by what the
             // file's size can justify (16 bytes of projection per byte of
             // file, plus 256 MB), so a small file cannot ask for gigabytes.
@@ -426,8 +519,8 @@ public struct ModelFile: Sendable {
             guard !o1, !o2, bytes <= 16 * fileBytes + (256 << 20) else {
                 throw bad("a feature map of M = \(m) features in d = \(d) dimensions needs more memory than a file of \(fileBytes) bytes justifies")
             }
-        case .npy:
-            guard let r = h.featureMap.rows, r.count == n else { throw bad("the feature file's row list does not have N = \(n) entries") }
+        case let .npy(_, r):
+            guard r.count == n else { throw bad("the feature file's row list does not have N = \(n) entries") }
         }
         switch h.coding {
         case .signed:

@@ -114,6 +114,12 @@ struct ModelValidationTests {
         #expect(try load(h, arrays).contains("bandwidth"))
         h = edited("featureMap") { $0["kind"] = "random-spline" }
         #expect(try load(h, arrays).contains("unknown feature map kind"))
+        // A kind's required field, absent: refused by name (the description
+        // cannot hold a map without its seed).
+        h = edited("featureMap") { $0["seed"] = nil }
+        #expect(try load(h, arrays).contains("random-fourier feature map without its seed"))
+        h = edited("featureMap") { $0["kind"] = "npy" }
+        #expect(try load(h, arrays).contains("npy feature map without its path"))
         h = edited("data") { $0["classes"] = [0, 1] }
         #expect(try load(h, arrays).contains("one-hot coding of 2 classes with C = 3"))
         h = header
