@@ -16,6 +16,20 @@ extension Cholesky {
         /// One blocked LQ of the trailing part (`dtplqt`): ~2 k m^2 flops,
         /// m the order after the first deleted index, in one GEMM-rich pass.
         case blockedLQ
+        /// The same trailing block reduced by Givens rotations as a rank-k
+        /// update, column panel by column panel: each panel's rotations (k
+        /// per column) reach the rows below in one pass
+        /// (`muso_rank_update_rows`), so the trailing triangle is read and
+        /// written once and the k deleted columns once per panel, instead
+        /// of k passes over the factor. At most `rankUpdateLimit` indices
+        /// (more go to the blocked LQ). Not chosen by `.automatic` yet: at
+        /// n = 8000 (one timing each, medians of 3, a noisy machine) it took
+        /// 0.18 / 0.21 / 0.29 s for k = 10 / 19 / 32 against Givens' 0.20 /
+        /// 0.37 / 0.45 s and the LQ's 0.35 / 0.34 / 0.45 s, but 0.036 /
+        /// 0.14 s for k = 2 / 5 against Givens' 0.026 / 0.09 s, and at
+        /// n = 4000 it was level with both; the crossover is to be measured
+        /// in `muso bench`.
+        case rankUpdate
     }
 
     /// Deletes the rows and columns `indices` of K from the factor, in place:
@@ -58,15 +72,14 @@ extension Cholesky {
         }
         if sorted.isEmpty { return }
         knownOneNorm = nil
-        let blocked: Bool
-        switch method {
-        case .automatic: blocked = sorted.count > Self.givensLimit
-        case .givens: blocked = false
-        case .blockedLQ: blocked = true
-        }
+        var chosen = method
+        if method == .automatic { chosen = sorted.count > Self.givensLimit ? .blockedLQ : .givens }
+        if chosen == .rankUpdate && sorted.count > Self.rankUpdateLimit { chosen = .blockedLQ }
         let task = "deleting \(sorted.count) rows from the factor (order \(order))"
-        if blocked {
+        if chosen == .blockedLQ {
             try WorkProgress.step(task) { () throws(LinearAlgebraError) in try deleteBlocked(ascending: sorted.reversed()) }
+        } else if chosen == .rankUpdate {
+            try WorkProgress.step(task) { () throws(LinearAlgebraError) in try deleteByRankUpdate(ascending: sorted.reversed(), level: nil) }
         } else {
             for (done, j) in sorted.enumerated() {
                 if sorted.count > 1 { WorkProgress.report(task, completed: done, total: sorted.count, unit: "rows") }
@@ -76,40 +89,72 @@ extension Cholesky {
         }
     }
 
-    private mutating func deleteBlocked(ascending deleted: [Int]) throws(LinearAlgebraError) {
-        let n = order, ld = leadingDimension, k = deleted.count, m = n - k
+    /// Steps 1 and 2 of both trailing-block methods: B = L[tail, F] into `b`
+    /// (mt x k, zero above each deleted column's diagonal), then the retained
+    /// rows and columns compacted into the leading m x m block, the rest
+    /// zeroed. Returns the first deleted position and mt = m - first.
+    private static func compactDeleting(_ deleted: [Int], order n: Int, leadingDimension ld: Int,
+                                        base: UnsafeMutablePointer<Double>, b: inout [Double]) -> (first: Int, mt: Int) {
+        let k = deleted.count, m = n - k
         let first = deleted[0]
         // Original indices of the retained positions first..<m.
         var isDeleted = [Bool](repeating: false, count: n)
         for f in deleted { isDeleted[f] = true }
         let tail = (first..<n).filter { !isDeleted[$0] }
         let mt = tail.count  // == m - first
-        var b = [Double](repeating: 0, count: max(mt * k, 1))
+        b = [Double](repeating: 0, count: max(mt * k, 1))
+        // 1. B = L[tail, F] (zero above each deleted column's diagonal).
+        for (j, f) in deleted.enumerated() {
+            let col = base + f * ld
+            for (r, i) in tail.enumerated() where i > f { b[r + j * mt] = col[i] }
+        }
+        // 2. Compact the retained rows and columns into the leading m x m
+        //    block. Every write goes to a position at or before the one it
+        //    reads, in increasing order, so the copy can be done in place.
+        //    The retained rows from `first` on form runs (between deleted
+        //    rows), each moved up by the deleted rows above it: one memmove
+        //    per run and column.
+        var runs: [(source: Int, destination: Int, count: Int)] = []   // rows
+        var r = 0
+        while r < mt {
+            var e = r + 1
+            while e < mt && tail[e] == tail[e - 1] + 1 { e += 1 }
+            runs.append((tail[r], first + r, e - r))
+            r = e
+        }
+        // Columns before `first`: only their rows move (in place, per column;
+        // the columns are independent, so they are split over the cores).
+        let left = KernelPointer(base: base), leftRuns = runs
+        KernelThreads.forEachPart(of: first, parts: max(1, min(KernelThreads.count, first * (n - first) / (1 << 16)))) { columns in
+            for c in columns {
+                let col = left.base + c * ld
+                for run in leftRuns { (col + run.destination).update(from: col + run.source, count: run.count) }
+                (col + m).update(repeating: 0, count: n - m)
+            }
+        }
+        // Retained columns from `first` on: column tail[t] moves to first + t,
+        // its rows from tail[t] on (the part on or below the diagonal).
+        for (t, s) in tail.enumerated() {
+            let dst = base + (first + t) * ld, src = base + s * ld
+            (dst + first).update(repeating: 0, count: t)
+            for run in runs where run.source + run.count > s {
+                let skip = max(0, s - run.source)
+                (dst + run.destination + skip).update(from: src + run.source + skip, count: run.count - skip)
+            }
+            (dst + m).update(repeating: 0, count: n - m)
+        }
+        for c in m..<n {
+            (base + c * ld).update(repeating: 0, count: n)
+        }
+        return (first, mt)
+    }
+
+    private mutating func deleteBlocked(ascending deleted: [Int]) throws(LinearAlgebraError) {
+        let n = order, ld = leadingDimension, k = deleted.count, m = n - k
+        var b: [Double] = []
         try storage.withUnsafeMutableBufferPointer { (p) throws(LinearAlgebraError) in
             let base = p.baseAddress!
-            // 1. B = L[tail, F] (zero above each deleted column's diagonal).
-            for (j, f) in deleted.enumerated() {
-                let col = base + f * ld
-                for (r, i) in tail.enumerated() where i > f { b[r + j * mt] = col[i] }
-            }
-            // 2. Compact the retained rows and columns into the leading m x m
-            //    block. Every write goes to a position at or before the one it
-            //    reads, in increasing order, so the copy can be done in place.
-            for c in 0..<first {
-                let col = base + c * ld
-                for (r, i) in tail.enumerated() { col[first + r] = col[i] }
-                for r in m..<n { col[r] = 0 }
-            }
-            for (t, s) in tail.enumerated() {
-                let dst = base + (first + t) * ld, src = base + s * ld
-                for r in first..<(first + t) { dst[r] = 0 }
-                for r in t..<mt { dst[first + r] = src[tail[r]] }
-                for r in m..<n { dst[r] = 0 }
-            }
-            for c in m..<n {
-                let col = base + c * ld
-                for r in 0..<n { col[r] = 0 }
-            }
+            let (first, mt) = Self.compactDeleting(deleted, order: n, leadingDimension: ld, base: base, b: &b)
             // 3. [A B] = [L' 0] Q on the trailing block.
             if mt > 0 {
                 let mb = min(mt, 64)
@@ -130,6 +175,101 @@ extension Cholesky {
         }
         order = m
     }
+
+    /// Deletes the ascending positions `deleted` by a rank-k Givens update of
+    /// the trailing block: with A the compacted retained trailing block
+    /// (lower triangular, mt x mt) and B = L[tail, F] (mt x k), rotations of
+    /// the column pairs (A_c, B_q) zero B row by row (for c = 0 .. mt-1,
+    /// q = 0 .. k-1, chosen from (A_cc, B_cq)), so that [A B] Q = [A' 0] and
+    /// A' A'^T = A A^T + B B^T, the trailing block of K_RR. The rows of a
+    /// panel of `rankUpdatePanel` columns fix its p k rotations (scalar),
+    /// then every row below gets all of them in one pass
+    /// (`muso_rank_update_rows`, the rows split over the cores). The
+    /// diagonal stays positive (each rotation makes A_cc = hypot(A_cc, B_cq)).
+    /// - Complexity: ~3 k mt^2 flops; the trailing triangle read and
+    ///   written once, B (mt x k) once per panel.
+    mutating func deleteByRankUpdate(ascending deleted: [Int], level: KernelLevel?,
+                                     threads: Int = KernelThreads.count) throws(LinearAlgebraError) {
+        let n = order, k = deleted.count, m = n - k, ld = leadingDimension, lvl = level?.rawValue ?? -1
+        guard k >= 1, k <= Self.rankUpdateLimit else {
+            throw .invalidArgument(operation: "Cholesky.delete", detail: "the rank-k update takes 1 ... \(Self.rankUpdateLimit) indices, got \(k)")
+        }
+        var b: [Double] = []
+        try storage.withUnsafeMutableBufferPointer { (p) throws(LinearAlgebraError) in
+            let base = p.baseAddress!
+            let (first, mt) = Self.compactDeleting(deleted, order: n, leadingDimension: ld, base: base, b: &b)
+            guard mt > 0 else { return }
+            let a = base + first + first * ld
+            let panel = Self.rankUpdatePanel
+            var cs = [Double](repeating: 0, count: panel * k), sn = cs
+            try b.withUnsafeMutableBufferPointer { (pb) throws(LinearAlgebraError) in
+                let bb = pb.baseAddress!
+                var c0 = 0
+                while c0 < mt {
+                    let width = min(panel, mt - c0), top = c0 + width
+                    // 1. The panel's own rows fix its rotations, column by column.
+                    for c in c0..<top {
+                        for q in 0..<k {
+                            let x = a[c + c * ld], y = bb[c + q * mt]
+                            let h = hypot(x, y)
+                            guard h > 0, h.isFinite else {
+                                throw .notPositiveDefinite(routine: "Cholesky.delete", order: first + c + 1)
+                            }
+                            let ct = x / h, st = y / h
+                            cs[(c - c0) * k + q] = ct
+                            sn[(c - c0) * k + q] = st
+                            a[c + c * ld] = h
+                            bb[c + q * mt] = 0
+                            for r in (c + 1)..<top {
+                                let ar = a[r + c * ld], br = bb[r + q * mt]
+                                a[r + c * ld] = ct * ar + st * br
+                                bb[r + q * mt] = ct * br - st * ar
+                            }
+                        }
+                    }
+                    // 2. Every row below gets all of them in one pass, the
+                    //    rows split over the cores (each row's work is its own).
+                    if top < mt {
+                        let rowsBelow = mt - top
+                        let parts = max(1, min(threads, rowsBelow * width * k / (1 << 15)))
+                        let pa = KernelPointer(base: a), pbb = KernelPointer(base: bb)
+                        let rotations = (cs: Array(cs), sn: Array(sn)), firstColumn = c0
+                        let failed = ManagedFlag()
+                        KernelThreads.forEachPart(of: rowsBelow, parts: parts) { range in
+                            let start = top + range.lowerBound
+                            let cols = (firstColumn..<(firstColumn + width)).map { Optional(pa.base + start + $0 * ld) }
+                            let rows = (0..<k).map { Optional(pbb.base + start + $0 * mt) }
+                            let status = cols.withUnsafeBufferPointer { ca in
+                                rows.withUnsafeBufferPointer { ra in
+                                    muso_rank_update_rows(lvl, range.count, width, k, ca.baseAddress, ra.baseAddress,
+                                                          rotations.cs, rotations.sn)
+                                }
+                            }
+                            if status != 0 { failed.set() }
+                        }
+                        guard !failed.isSet else {
+                            throw .invalidArgument(operation: "Cholesky.delete", detail: "rank-update kernel refused p = \(width), k = \(k)")
+                        }
+                    }
+                    c0 = top
+                }
+            }
+        }
+        order = m
+    }
+
+    /// A flag set from `concurrentPerform` bodies.
+    final class ManagedFlag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = false
+        func set() { lock.withLock { value = true } }
+        var isSet: Bool { lock.withLock { value } }
+    }
+
+    /// The most indices the rank-k update takes (the kernel's register arrays).
+    static let rankUpdateLimit = 32
+    /// Columns per panel of the rank-k update.
+    static let rankUpdatePanel = 8
 
     /// The most indices `.automatic` deletes with Givens rotations.
     static let givensLimit = 19

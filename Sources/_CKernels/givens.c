@@ -79,3 +79,80 @@ void muso_givens_rows(int level, size_t rows, size_t g, double *const *dst, cons
     (void)l;
     baseline_givens(rows, g, dst, src, c, s);
 }
+
+// A rank-k update of a Cholesky factor by Givens rotations, applied to the
+// rows below a panel: each row holds p entries of the factor's panel columns
+// (a[0..p)) and k entries of the update's columns (b[0..k)), and gets
+//
+//     for c = 0 .. p-1, for q = 0 .. k-1:
+//         (a_c, b_q) <- (cs[c k + q] a_c + sn[c k + q] b_q, cs[c k + q] b_q - sn[c k + q] a_c)
+//
+// so the panel's columns and the update's columns are read and written once
+// per panel, whatever k. p <= 16 and k <= 32 (the callers' limits).
+
+#define RANK_ROWS8()                                                                     \
+    do {                                                                                 \
+        v8d av[16], bv[32];                                                              \
+        for (size_t c = 0; c < p; c++) av[c] = LOAD8(a[c] + r);                          \
+        for (size_t q = 0; q < k; q++) bv[q] = LOAD8(b[q] + r);                          \
+        for (size_t c = 0; c < p; c++) {                                                 \
+            v8d x = av[c];                                                               \
+            for (size_t q = 0; q < k; q++) {                                             \
+                double ct = cs[c * k + q], st = sn[c * k + q];                           \
+                v8d y = bv[q];                                                           \
+                bv[q] = ct * y - st * x;                                                 \
+                x = ct * x + st * y;                                                     \
+            }                                                                            \
+            av[c] = x;                                                                   \
+        }                                                                                \
+        for (size_t c = 0; c < p; c++) STORE8(a[c] + r, av[c]);                          \
+        for (size_t q = 0; q < k; q++) STORE8(b[q] + r, bv[q]);                          \
+    } while (0)
+
+INLINE void rank_update_body(size_t rows, size_t p, size_t k, double *const *a, double *const *b,
+                             const double *cs, const double *sn) {
+    size_t r = 0;
+    for (; r + 8 <= rows; r += 8) RANK_ROWS8();
+    for (; r < rows; r++) {
+        double av[16], bv[32];
+        for (size_t c = 0; c < p; c++) av[c] = a[c][r];
+        for (size_t q = 0; q < k; q++) bv[q] = b[q][r];
+        for (size_t c = 0; c < p; c++) {
+            double x = av[c];
+            for (size_t q = 0; q < k; q++) {
+                double ct = cs[c * k + q], st = sn[c * k + q], y = bv[q];
+                bv[q] = ct * y - st * x;
+                x = ct * x + st * y;
+            }
+            av[c] = x;
+        }
+        for (size_t c = 0; c < p; c++) a[c][r] = av[c];
+        for (size_t q = 0; q < k; q++) b[q][r] = bv[q];
+    }
+}
+
+#define DEFINE_RANK_LEVEL(name, attributes)                                                    \
+    static attributes void name##_rank_update(size_t rows, size_t p, size_t k, double *const *a, \
+                                              double *const *b, const double *cs,              \
+                                              const double *sn) {                              \
+        rank_update_body(rows, p, k, a, b, cs, sn);                                            \
+    }
+
+DEFINE_RANK_LEVEL(baseline, )
+#if defined(__x86_64__)
+DEFINE_RANK_LEVEL(avx2, __attribute__((target("avx2,fma"))))
+DEFINE_RANK_LEVEL(avx512, __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))))
+#endif
+
+int muso_rank_update_rows(int level, size_t rows, size_t p, size_t k, double *const *a, double *const *b,
+                          const double *cs, const double *sn) {
+    if (p > 16 || k > 32) return -1;  // the register arrays' sizes; nothing is touched
+    int l = muso_effective_level(level);
+#if defined(__x86_64__)
+    if (l == MUSO_ISA_AVX512) { avx512_rank_update(rows, p, k, a, b, cs, sn); return 0; }
+    if (l == MUSO_ISA_AVX2_FMA) { avx2_rank_update(rows, p, k, a, b, cs, sn); return 0; }
+#endif
+    (void)l;
+    baseline_rank_update(rows, p, k, a, b, cs, sn);
+    return 0;
+}

@@ -161,10 +161,10 @@ struct CholeskyTests {
         #expect(est <= exactReduced * 1.0001 && est >= exactReduced / 3)
     }
 
-    @Test("deleting rows/columns (Givens or blocked LQ) equals refactorising the reduced matrix",
+    @Test("deleting rows/columns (Givens, blocked LQ or rank-k update) equals refactorising the reduced matrix",
           arguments: [[0], [39], [17], [0, 1, 2], [5, 38, 20, 11], Array(stride(from: 0, to: 40, by: 2)),
                       Array(0..<39), Array(1..<40)],
-          [Cholesky.DeletionMethod.givens, .blockedLQ, .automatic])
+          [Cholesky.DeletionMethod.givens, .blockedLQ, .rankUpdate, .automatic])
     func deletionMatchesRefactorisation(indices: [Int], method: Cholesky.DeletionMethod) throws {
         let a = Fixtures.spd(40, seed: 16, shift: 0.5)
         var c = try Cholesky(factoring: a)
@@ -179,6 +179,30 @@ struct CholeskyTests {
         // And solving with it is the same as solving with the reduced matrix.
         let b = Fixtures.gaussian(keep.count, 2, seed: 17)
         #expect(try Matrix.relativeDistance(c.solve(b), fresh.solve(b)) < 1e-15 * cond * 40)
+    }
+
+    @Test("the rank-k Givens update over many panels, at every instruction-set level and on 1-3 cores, equals refactorising",
+          arguments: [2, 7, 19, 32])
+    func rankUpdateDeletion(k: Int) throws {
+        // n = 300: 37 panels of 8 columns, rows below each panel in vectors
+        // of 8 and a remainder; indices spread from near the start.
+        let n = 300
+        let a = Fixtures.spd(n, seed: 21, shift: 0.2)
+        let indices = (0..<k).map { 3 + ($0 * 137 + $0 * $0 * 11) % (n - 3) }
+        let unique = Array(Set(indices)).sorted()
+        let keep = (0..<n).filter { !unique.contains($0) }
+        let fresh = try Cholesky(factoring: Fixtures.principal(a, keeping: keep))
+        let cond = try fresh.conditionEstimate()
+        for level in KernelLevel.allCases where level <= .best {
+            for threads in [1, 2, 3] {
+                var c = try Cholesky(factoring: a)
+                try c.deleteByRankUpdate(ascending: unique, level: level, threads: threads)
+                #expect(c.order == keep.count)
+                #expect(try Matrix.relativeDistance(c.lowerFactor, fresh.lowerFactor) < 1e-15 * cond * Double(n),
+                        "level \(level.name), \(threads) threads")
+                #expect(c.diagonal.allSatisfy { $0 > 0 })
+            }
+        }
     }
 
     @Test("deletions one at a time, in any order, equal one deletion of the set")

@@ -65,4 +65,12 @@ void muso_lower_gram(int level, size_t n, const double *l, size_t ld, size_t c0,
 void muso_givens_rows(int level, size_t rows, size_t g, double *const *dst, const double *const *src,
                       const double *c, const double *s);
 
+/// Rank-k update rows: for each row r < rows, with a_c = a[c][r] (c < p) and
+/// b_q = b[q][r] (q < k), applies for c = 0 .. p-1, q = 0 .. k-1 in order
+/// (a_c, b_q) <- (cs[c k + q] a_c + sn[c k + q] b_q, cs[c k + q] b_q - sn[c k + q] a_c).
+/// ~6 p k rows flops; each a and b column read and written once. Returns -1
+/// (touching nothing) unless p <= 16 and k <= 32, else 0.
+int muso_rank_update_rows(int level, size_t rows, size_t p, size_t k, double *const *a, double *const *b,
+                          const double *cs, const double *sn);
+
 #endif
