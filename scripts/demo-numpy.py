@@ -23,6 +23,9 @@ import time
 import numpy as np
 import scipy.linalg
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from numpy_features import features  # noqa: E402
+
 
 def load(directory):
     with gzip.open(os.path.join(directory, "train-images-idx3-ubyte.gz")) as f:
@@ -34,15 +37,6 @@ def load(directory):
         f.read(8)
         labels = np.frombuffer(f.read(count), dtype=np.uint8)
     return images, labels
-
-
-def features(x, w):
-    p = x @ w
-    phi = np.empty((x.shape[0], 2 * w.shape[1]))
-    np.cos(p, out=phi[:, 0::2])
-    np.sin(p, out=phi[:, 1::2])
-    phi *= 1.0 / np.sqrt(w.shape[1])
-    return phi
 
 
 def fit(phi, y, theta0):

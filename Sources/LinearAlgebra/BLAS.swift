@@ -126,21 +126,13 @@ package enum MemoryPass {
     /// magnitudes so that the read cannot be elided.
     /// - Complexity: `count` loads; no writes.
     package static func read(_ x: UnsafePointer<Double>, count: Int) -> Double {
-        let source = KernelConstPointer(base: x)
-        let parts = max(1, min(KernelThreads.count, count / (1 << 16)))
+        let parts = partsOf(count)
         let sums = KernelPointer(base: .allocate(capacity: parts))
+        sums.base.initialize(repeating: 0, count: parts)
         defer { sums.base.deallocate() }
-        KernelThreads.forEachPart(of: parts, parts: parts) { range in
-            for p in range {
-                let lo = count * p / parts, hi = count * (p + 1) / parts
-                var s = 0.0, at = lo
-                while at < hi {
-                    let n = min(hi - at, 1 << 30)
-                    s += cblas_dasum(Int32(n), source.base + at, 1)
-                    at += n
-                }
-                sums.base[p] = s
-            }
+        let source = KernelConstPointer(base: x), size = (count + parts - 1) / parts
+        KernelThreads.forEachPart(of: count, parts: parts) { range in
+            sums.base[range.lowerBound / size] = chunks(of: range).reduce(0) { $0 + cblas_dasum(Int32($1.count), source.base + $1.lowerBound, 1) }
         }
         return (0..<parts).reduce(0) { $0 + sums.base[$1] }
     }
@@ -149,14 +141,16 @@ package enum MemoryPass {
     /// each), split over the cores like `read`.
     package static func copy(_ x: UnsafePointer<Double>, to y: UnsafeMutablePointer<Double>, count: Int) {
         let source = KernelConstPointer(base: x), target = KernelPointer(base: y)
-        let parts = max(1, min(KernelThreads.count, count / (1 << 16)))
-        KernelThreads.forEachPart(of: count, parts: parts) { range in
-            var at = range.lowerBound
-            while at < range.upperBound {
-                let n = min(range.upperBound - at, 1 << 30)
-                cblas_dcopy(Int32(n), source.base + at, 1, target.base + at, 1)
-                at += n
-            }
+        KernelThreads.forEachPart(of: count, parts: partsOf(count)) { range in
+            for chunk in chunks(of: range) { cblas_dcopy(Int32(chunk.count), source.base + chunk.lowerBound, 1, target.base + chunk.lowerBound, 1) }
         }
+    }
+
+    /// One part per core, each of at least 64 K doubles.
+    private static func partsOf(_ count: Int) -> Int { max(1, min(KernelThreads.count, count / (1 << 16))) }
+
+    /// `range` in pieces that fit BLAS's 32-bit counts.
+    private static func chunks(of range: Range<Int>) -> [Range<Int>] {
+        stride(from: range.lowerBound, to: range.upperBound, by: 1 << 30).map { $0..<min(range.upperBound, $0 + (1 << 30)) }
     }
 }

@@ -53,8 +53,8 @@ extension Cholesky {
     ///
     /// - Parameters:
     ///   - indices: zero-based positions in 0..<order, distinct.
-    ///   - method: `.givens`, `.blockedLQ`, or `.automatic` (Givens up to
-    ///     `givensLimit` indices, the blocked LQ beyond).
+    ///   - method: `.givens`, `.blockedLQ`, `.rankUpdate`, or `.automatic`
+    ///     (Givens up to `givensLimit` indices, the blocked LQ beyond).
     /// - Throws: `invalidArgument` for an index out of range or repeated (the
     ///   factor is left unchanged); `notPositiveDefinite` if a rotation meets
     ///   an exactly zero pair (only possible for a singular K).

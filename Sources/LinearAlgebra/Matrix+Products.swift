@@ -144,9 +144,27 @@ extension Matrix {
             throw .dimensionMismatch(operation: "Matrix.addGram",
                                      detail: "the Gram of \(transposing ? "the transpose of " : "")\(a.rows) x \(a.columns) into \(rows) x \(columns)")
         }
+        try addGram(of: a, columnOffset: 0, count: k, transposing: transposing, alpha: alpha, beta: beta)
+    }
+
+    /// self = alpha A[:, J] A[:, J]^T + beta self for the columns J of A, in
+    /// place: the columns of a column-major matrix are contiguous, so no
+    /// block is copied. How a held Phi's Gram matrix is accumulated block by
+    /// block when its progress is followed.
+    package mutating func addGram(of a: Matrix, columns j: Range<Int>, alpha: Double = 1, beta: Double = 1) throws(LinearAlgebraError) {
+        guard rows == a.rows, columns == a.rows, j.lowerBound >= 0, j.upperBound <= a.columns else {
+            throw .dimensionMismatch(operation: "Matrix.addGram",
+                                     detail: "the Gram of columns \(j) of \(a.rows) x \(a.columns) into \(rows) x \(columns)")
+        }
+        try addGram(of: a, columnOffset: j.lowerBound * a.rows, count: j.count, transposing: false, alpha: alpha, beta: beta)
+    }
+
+    private mutating func addGram(of a: Matrix, columnOffset: Int, count k: Int, transposing: Bool,
+                                  alpha: Double, beta: Double) throws(LinearAlgebraError) {
+        let n = rows
         try a.elements.withUnsafeBufferPointer { (pa) throws(LinearAlgebraError) in
             try elements.withUnsafeMutableBufferPointer { (pc) throws(LinearAlgebraError) in
-                try dsyrk(trans: transposing, n: n, k: k, alpha: alpha, a: pa.baseAddress, lda: a.rows,
+                try dsyrk(trans: transposing, n: n, k: k, alpha: alpha, a: pa.baseAddress.map { $0 + columnOffset }, lda: a.rows,
                           beta: beta, c: pc.baseAddress, ldc: n)
             }
         }

@@ -7,24 +7,30 @@
 /// read. The handler is called on the thread that does the work, between
 /// steps (never inside a BLAS call), so it must be quick.
 public enum WorkProgress {
-    /// One report: `completed` of `total` units of the task done (`total`
-    /// nil when the task cannot count its steps, e.g. one LAPACK call).
+    /// One report: `completed` of `total` units of the task done. A task that
+    /// cannot count its progress (one LAPACK call) is one unit of
+    /// `stepUnit`, reported at its start and its end.
     public struct Event: Sendable, Equatable {
         /// What is being done ("Gram matrix K = Phi Phi^T").
         public var task: String
         /// Units done so far (0 when the task starts).
         public var completed: Int
-        /// Units in all, when known.
-        public var total: Int?
+        /// Units in all.
+        public var total: Int
         /// What a unit is ("blocks", "samples").
         public var unit: String
 
-        public init(task: String, completed: Int, total: Int?, unit: String) {
+        /// The unit of a task that cannot count its progress.
+        public static let stepUnit = "step"
+
+        public init(task: String, completed: Int, total: Int, unit: String) {
             self.task = task; self.completed = completed; self.total = total; self.unit = unit
         }
 
         /// Whether the task is done.
-        public var isFinished: Bool { total.map { completed >= $0 } ?? false }
+        public var isFinished: Bool { completed >= total }
+        /// Whether the task cannot count its progress (see `stepUnit`).
+        public var isStep: Bool { unit == Self.stepUnit }
     }
 
     /// Receives the reports of the work run inside `observing`.
@@ -49,7 +55,7 @@ public enum WorkProgress {
     package static var isObserved: Bool { handler != nil }
 
     /// Reports that `completed` of `total` units of `task` are done.
-    package static func report(_ task: @autoclosure () -> String, completed: Int, total: Int?, unit: String) {
+    package static func report(_ task: @autoclosure () -> String, completed: Int, total: Int, unit: String) {
         guard let handler else { return }
         handler(Event(task: task(), completed: completed, total: total, unit: unit))
     }
@@ -59,9 +65,9 @@ public enum WorkProgress {
     package static func step<R, E: Error>(_ task: @autoclosure () -> String, _ body: () throws(E) -> R) throws(E) -> R {
         guard let handler else { return try body() }
         let name = task()
-        handler(Event(task: name, completed: 0, total: 1, unit: "step"))
+        handler(Event(task: name, completed: 0, total: 1, unit: Event.stepUnit))
         let result = try body()
-        handler(Event(task: name, completed: 1, total: 1, unit: "step"))
+        handler(Event(task: name, completed: 1, total: 1, unit: Event.stepUnit))
         return result
     }
 }

@@ -102,7 +102,7 @@ package final class ProgressDisplay: @unchecked Sendable {
             write("\r\u{1B}[2K" + line(e, elapsed: elapsed, bar: true))
             barOnScreen = true
         case .lines:
-            let decile = e.total.map { $0 > 0 ? 10 * e.completed / $0 : 0 } ?? -1
+            let decile = e.total > 0 ? 10 * e.completed / e.total : 0
             guard decile > task.lastDecile || t - task.lastLine >= 30 else { return }
             write("progress: " + line(e, elapsed: elapsed, bar: false) + "\n")
             task.lastDecile = max(decile, task.lastDecile)
@@ -117,13 +117,14 @@ package final class ProgressDisplay: @unchecked Sendable {
     }
 
     private func countText(_ e: WorkProgress.Event) -> String {
-        e.unit == "step" ? "done" : "\(e.completed)\(e.total.map { "/\($0)" } ?? "") \(e.unit)"
+        e.isStep ? "done" : "\(e.completed)/\(e.total) \(e.unit)"
     }
 
     /// "task [#####-----] 50% 4/8 blocks, 1.9 blocks/s, 2 s left" (or the
     /// elapsed time alone for a task that cannot count).
     package func line(_ e: WorkProgress.Event, elapsed: Double, bar: Bool) -> String {
-        guard let total = e.total, total > 0, e.unit != "step" else {
+        let total = e.total
+        guard total > 0, !e.isStep else {
             return "\(e.task): running for \(Self.duration(elapsed))"
         }
         let fraction = min(1, Double(e.completed) / Double(total))

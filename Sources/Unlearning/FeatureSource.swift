@@ -169,10 +169,19 @@ public struct FeatureSource: Sendable {
     /// - Complexity: |S|^2 M flops (plus generation); memory O(|S|^2 + |S| blockSize).
     public func gram(rows: [Int], ridge: Double = 0) throws -> Matrix {
         var k = Matrix(rows: rows.count, columns: rows.count)
-        if case let .materialized(phi, _) = storage, isAllRows(rows), !WorkProgress.isObserved {
-            try k.addGram(of: phi)  // one DSYRK on the held matrix, no block copies
+        let task = "Gram matrix K (\(rows.count) x \(rows.count))"
+        if case let .materialized(phi, _) = storage, isAllRows(rows) {
+            // DSYRK on the held matrix in place: in one call, or one per
+            // column block (no copies) when the progress is followed.
+            let step = WorkProgress.isObserved ? max(1, blockSize) : max(1, featureCount)
+            let blocks = (featureCount + step - 1) / step
+            for (done, lo) in stride(from: 0, to: featureCount, by: step).enumerated() {
+                WorkProgress.report(task, completed: done, total: blocks, unit: "blocks")
+                try k.addGram(of: phi, columns: lo..<min(featureCount, lo + step))
+            }
+            WorkProgress.report(task, completed: blocks, total: blocks, unit: "blocks")
         } else {
-            try forEachColumnBlock(rows: rows, progress: "Gram matrix K (\(rows.count) x \(rows.count))") { _, block in
+            try forEachColumnBlock(rows: rows, progress: task) { _, block in
                 try k.addGram(of: block)
             }
         }

@@ -193,9 +193,9 @@ public struct MinNormModel: Sendable {
         do {
             // (Reported by hand: `matrix` is consumed, a closure cannot take it.)
             let task = "Cholesky factorisation (\(order) x \(order))"
-            WorkProgress.report(task, completed: 0, total: 1, unit: "step")
+            WorkProgress.report(task, completed: 0, total: 1, unit: WorkProgress.Event.stepUnit)
             factor = try Cholesky(factoring: matrix)
-            WorkProgress.report(task, completed: 1, total: 1, unit: "step")
+            WorkProgress.report(task, completed: 1, total: 1, unit: WorkProgress.Event.stepUnit)
         } catch let LinearAlgebraError.notPositiveDefinite(_, minor) {
             throw UnlearningError.notPositiveDefinite(
                 form: form.rawValue, detail: "the pivot of \(name(minor - 1)) is not positive (\(form == .dual ? "K" : "H") is \(order) x \(order))", advice: advice)

@@ -15,7 +15,7 @@ extension StoredName {
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let value = Self(rawValue: text) else {
-            throw UnknownName(what: Self.what, found: excerpt(text), known: Self.allCases.map(\.rawValue))
+            throw HeaderValueError(description: "unknown \(Self.what) '\(excerpt(text))' (known: \(Self.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         self = value
     }
@@ -26,16 +26,10 @@ extension StoredName {
     }
 }
 
-/// The error of a `StoredName` that is not in its set (wrapped by the
-/// reader into a `DataError` that names the file).
-struct UnknownName: Error, CustomStringConvertible {
-    var what: String, found: String, known: [String]
-    var description: String { "unknown \(what) '\(found)' (known: \(known.joined(separator: ", ")))" }
-}
-
-/// A field a header's kind requires, absent (wrapped by the reader into a
-/// `DataError` that names the file).
-struct MissingField: Error, CustomStringConvertible {
+/// A header value refused while decoding (a name outside its set, a field
+/// its kind requires, absent); the reader wraps it into a `DataError` that
+/// names the file.
+struct HeaderValueError: Error, CustomStringConvertible {
     var description: String
 }
 
@@ -156,7 +150,7 @@ public struct FeatureMapDescription: Codable, Sendable, Equatable {
         let kind = try c.decode(Kind.self, forKey: .kind)
         func need<T: Decodable>(_ type: T.Type, _ key: CodingKeys) throws -> T {
             guard let value = try c.decodeIfPresent(type, forKey: key) else {
-                throw MissingField(description: "a \(kind) feature map without its \(key.stringValue)")
+                throw HeaderValueError(description: "a \(kind) feature map without its \(key.stringValue)")
             }
             return value
         }

@@ -28,10 +28,17 @@ struct NetworkExperiment: ParsableCommand {
     /// The method with the smallest mean Avg.Gap, the runner-up, and the
     /// paired t-test of their per-seed gaps (same seeds: the same original
     /// model and forget set). nil with fewer than two methods or seeds.
-    static func lead(_ gaps: [String: [Double]]) -> (best: String, runnerUp: String, test: SeedStatistics.PairedTest)? {
-        let order = gaps.keys.sorted { (SeedStatistics.summary(gaps[$0]!).mean, $0) < (SeedStatistics.summary(gaps[$1]!).mean, $1) }
-        guard order.count >= 2, let test = SeedStatistics.pairedTest(gaps[order[0]]!, gaps[order[1]]!) else { return nil }
-        return (order[0], order[1], test)
+    static func lead(_ ranking: [(method: String, gaps: [Double], summary: SeedStatistics.Summary)])
+        -> (best: String, runnerUp: String, test: SeedStatistics.PairedTest)? {
+        guard ranking.count >= 2, let test = SeedStatistics.pairedTest(ranking[0].gaps, ranking[1].gaps) else { return nil }
+        return (ranking[0].method, ranking[1].method, test)
+    }
+
+    /// The methods by mean Avg.Gap (ties by name), each with its per-seed gaps
+    /// and their summary.
+    static func ranking(_ gaps: [String: [Double]]) -> [(method: String, gaps: [Double], summary: SeedStatistics.Summary)] {
+        gaps.map { (method: $0.key, gaps: $0.value, summary: SeedStatistics.summary($0.value)) }
+            .sorted { ($0.summary.mean, $0.method) < ($1.summary.mean, $1.method) }
     }
 
     static let configuration = CommandConfiguration(
@@ -282,15 +289,14 @@ struct NetworkExperiment: ParsableCommand {
                 rows.append(row)
             }
             var entry: [String: Any] = ["scenario": scenario.rawValue, "forgotten": forgetCounts[scenario.rawValue] ?? 0, "methods": rows]
-            if let lead = Self.lead(gaps) {
+            let ranking = Self.ranking(gaps)
+            if let lead = Self.lead(ranking) {
                 entry["lead"] = ["best": lead.best, "runner_up": lead.runnerUp, "mean_difference": lead.test.meanDifference,
                                  "t": lead.test.t, "degrees_of_freedom": lead.test.degreesOfFreedom, "p_value": lead.test.pValue,
                                  "significant_at_5_percent": lead.test.pValue < 0.05]
                 if !common.json {
-                    let order = gaps.keys.sorted { SeedStatistics.summary(gaps[$0]!).mean < SeedStatistics.summary(gaps[$1]!).mean }
-                    print("Avg.Gap, mean [95% interval, Student t over \(seeds) seeds]: " + order.map { m in
-                        let s = SeedStatistics.summary(gaps[m]!)
-                        return "\(m) \(format(s.mean, "%.4f")) [\(format(s.interval.lowerBound, "%.4f")), \(format(s.interval.upperBound, "%.4f"))]"
+                    print("Avg.Gap, mean [95% interval, Student t over \(seeds) seeds]: " + ranking.map { r in
+                        "\(r.method) \(format(r.summary.mean, "%.4f")) [\(format(r.summary.interval.lowerBound, "%.4f")), \(format(r.summary.interval.upperBound, "%.4f"))]"
                     }.joined(separator: "; "))
                     print(String(format: "lead: %@ over %@ by %.4f (paired t = %.2f, %d df, two-sided p = %.3g): %@", lead.best, lead.runnerUp,
                                  -lead.test.meanDifference, lead.test.t, lead.test.degreesOfFreedom, lead.test.pValue,

@@ -16,7 +16,7 @@ final class Screen: @unchecked Sendable {
 
 @Suite("Progress display")
 struct ProgressDisplayTests {
-    func event(_ done: Int, _ total: Int?, unit: String = "blocks") -> WorkProgress.Event {
+    func event(_ done: Int, _ total: Int, unit: String = "blocks") -> WorkProgress.Event {
         WorkProgress.Event(task: "Gram", completed: done, total: total, unit: unit)
     }
 
