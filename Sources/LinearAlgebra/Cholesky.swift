@@ -127,41 +127,92 @@ public struct Cholesky: Sendable {
     }
 
     /// The columns `indices` of K^{-1}: K^{-1} E_F (n x k), E_F the columns
-    /// of the identity at those positions.
-    ///
-    /// Mathematics: in L Y = E_F the rows of E_F above j0 = min F are zero,
-    /// and L is lower triangular, so Y is zero there too: the forward solve
-    /// runs on the trailing block L[j0:, j0:] only; then L^T X = Y in full.
+    /// of the identity at those positions, as L^{-T} (L^{-1} E_F)
+    /// (`forwardColumns(_:)` then `backwardSolve(_:)`).
     /// - Throws: `invalidArgument` for a position outside 0..<order.
-    /// - Complexity: ((n - j0)^2 + n^2) k flops, against 2 n^2 k for
-    ///   `solve(E_F)`; for a uniformly random j0, 4/3 n^2 k on average.
+    /// - Complexity: at most ((n - j0)^2 + n^2) k flops, j0 = min F, against
+    ///   2 n^2 k for `solve(E_F)`.
     public func inverseColumns(_ indices: [Int]) throws(LinearAlgebraError) -> Matrix {
+        try backwardSolve(forwardColumns(indices))
+    }
+
+    /// Y = L^{-1} E_F (n x k), E_F the columns of the identity at `indices`.
+    ///
+    /// Mathematics: L is lower triangular, so column q of Y is zero above
+    /// f_q: each column's solve runs on the trailing block L[f_q:, f_q:]
+    /// only. Up to `blockedSolveColumns` columns (memory-bound: one pass over
+    /// L for all of them) they share the block from min F; more columns are
+    /// solved in groups of `forwardGroup` in increasing order of position,
+    /// each group by `dtrsm` from its own first position. Y^T Y = E_F^T
+    /// K^{-1} E_F = K^{-1}[F, F].
+    /// - Throws: `invalidArgument` for a position outside 0..<order.
+    /// - Complexity: sum over groups of (n - min of the group)^2 g flops:
+    ///   ~n^2 k / 3 + n^2 g / 2 for positions spread evenly.
+    public func forwardColumns(_ indices: [Int]) throws(LinearAlgebraError) -> Matrix {
         if let bad = indices.first(where: { $0 < 0 || $0 >= order }) {
-            throw .invalidArgument(operation: "Cholesky.inverseColumns", detail: "index \(bad) out of 0..<\(order)")
+            throw .invalidArgument(operation: "Cholesky.forwardColumns", detail: "index \(bad) out of 0..<\(order)")
         }
         let n = order, k = indices.count, ld = leadingDimension
         var x = Matrix(rows: n, columns: k)
-        guard let j0 = indices.min() else { return x }
-        for (c, p) in indices.enumerated() { x[p, c] = 1 }
+        guard k > 0 else { return x }
+        // Columns in increasing order of position, each group contiguous.
+        let sortedColumns = indices.indices.sorted { indices[$0] < indices[$1] }
+        var sorted = Matrix(rows: n, columns: k)
+        for (c, q) in sortedColumns.enumerated() { sorted[indices[q], c] = 1 }
+        let group = k <= Self.blockedSolveColumns && n >= Self.blockedSolveOrder ? k : Self.forwardGroup
+        try storage.withUnsafeBufferPointer { (pl) throws(LinearAlgebraError) in
+            try sorted.withUnsafeMutableBufferPointer { (px) throws(LinearAlgebraError) in
+                var c0 = 0
+                while c0 < k {
+                    let g = min(group, k - c0), j0 = indices[sortedColumns[c0]]
+                    let l = pl.baseAddress! + j0 + j0 * ld, xs = px.baseAddress! + j0 + c0 * n
+                    if g <= Self.blockedSolveColumns && n >= Self.blockedSolveOrder {
+                        try BlockedTriangularSolve.run(n: n, l: pl.baseAddress!, ld: ld, from: j0, x: px.baseAddress! + c0 * n,
+                                                       ldx: n, nrhs: g, transposed: false)
+                    } else if g == 1 {  // one column: the level-2 kernel is faster
+                        try dtrsv(transL: false, n: n - j0, l: l, ldl: ld, x: xs)
+                    } else {
+                        try dtrsm(transL: false, m: n - j0, n: g, l: l, ldl: ld, b: xs, ldb: n)
+                    }
+                    c0 += g
+                }
+            }
+        }
+        for (c, q) in sortedColumns.enumerated() {
+            for i in indices[q]..<n { x[i, q] = sorted[i, c] }
+        }
+        return x
+    }
+
+    /// X = L^{-T} Y (n x c): the backward half of a solve with K.
+    /// - Throws: `dimensionMismatch` unless `y` has n rows.
+    /// - Complexity: n^2 c flops; up to `blockedSolveColumns` columns one
+    ///   pass over L on every core (`BlockedTriangularSolve`).
+    public func backwardSolve(_ y: Matrix) throws(LinearAlgebraError) -> Matrix {
+        guard y.rows == order else {
+            throw .dimensionMismatch(operation: "Cholesky.backwardSolve", detail: "right-hand side \(y.rows) x \(y.columns) for order \(order)")
+        }
+        let n = order, c = y.columns, ld = leadingDimension
+        var x = y
+        guard c > 0 else { return x }
         try storage.withUnsafeBufferPointer { (pl) throws(LinearAlgebraError) in
             try x.withUnsafeMutableBufferPointer { (px) throws(LinearAlgebraError) in
-                if k <= Self.blockedSolveColumns && n >= Self.blockedSolveOrder {
-                    try BlockedTriangularSolve.run(n: n, l: pl.baseAddress!, ld: ld, from: j0, x: px.baseAddress!,
-                                                   ldx: n, nrhs: k, transposed: false)
+                if c <= Self.blockedSolveColumns && n >= Self.blockedSolveOrder {
                     try BlockedTriangularSolve.run(n: n, l: pl.baseAddress!, ld: ld, from: 0, x: px.baseAddress!,
-                                                   ldx: n, nrhs: k, transposed: true)
-                } else if k == 1 {  // one column: the level-2 kernel is faster
-                    try dtrsv(transL: false, n: n - j0, l: pl.baseAddress! + j0 + j0 * ld, ldl: ld, x: px.baseAddress! + j0)
+                                                   ldx: n, nrhs: c, transposed: true)
+                } else if c == 1 {
                     try dtrsv(transL: true, n: n, l: pl.baseAddress, ldl: ld, x: px.baseAddress)
                 } else {
-                    try dtrsm(transL: false, m: n - j0, n: k, l: pl.baseAddress! + j0 + j0 * ld, ldl: ld,
-                              b: px.baseAddress! + j0, ldb: n)
-                    try dtrsm(transL: true, m: n, n: k, l: pl.baseAddress, ldl: ld, b: px.baseAddress, ldb: n)
+                    try dtrsm(transL: true, m: n, n: c, l: pl.baseAddress, ldl: ld, b: px.baseAddress, ldb: n)
                 }
             }
         }
         return x
     }
+
+    /// Columns per `dtrsm` group of `forwardColumns` beyond
+    /// `blockedSolveColumns`.
+    static let forwardGroup = 32
 
     /// Up to this many columns (and from this order on) `inverseColumns`
     /// solves with the blocked panel kernels on every core

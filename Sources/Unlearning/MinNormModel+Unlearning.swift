@@ -2,21 +2,19 @@ import LinearAlgebra
 
 extension MinNormModel {
     /// The dual quantities of deleting the positions F (docs/design.md (4)):
-    /// G[:, F] = K^{-1} E_F by k pairs of triangular solves (the forward one
-    /// only below the first deleted position), and
-    /// Z = G[F, F]^{-1} A[F]. Then Delta A = -G[:, F] Z, and the MUSO labels
-    /// are Ytilde_F = Phi_F theta_R = Y_F - Z (for any eps: with A' = A + Delta
-    /// A, K A' = T - E_F Z, and A'_F = 0, so (K A')_F = K_FR A_R = T_F - Z).
-    /// - Complexity: 2 N^2 k + k^3 / 3 + 2 k^2 C flops.
-    func dualDeletion(_ f: [Int], coefficients a: Matrix) throws -> (gF: Matrix, z: Matrix) {
+    /// Y = L^{-1} E_F (the forward half of K^{-1} E_F, each column solved
+    /// from its own position down), G[F, F] = (K^{-1})[F, F] = Y^T Y, and
+    /// Z = G[F, F]^{-1} A[F]. Then Delta A = -G[:, F] Z = -L^{-T} (Y Z), and
+    /// the MUSO labels are Ytilde_F = Phi_F theta_R = Y_F - Z (for any eps:
+    /// with A' = A + Delta A, K A' = T - E_F Z, and A'_F = 0, so (K A')_F =
+    /// K_FR A_R = T_F - Z). Only the forward half costs O(N^2 k); the
+    /// backward half runs on the C columns of Y Z (or on Y's k when k < C).
+    /// - Complexity: ~N^2 k / 3 (positions spread evenly; at most N^2 k) +
+    ///   2 N k^2 + k^3 / 3 + 2 k^2 C flops.
+    func dualDeletion(_ f: [Int], coefficients a: Matrix) throws -> (forward: Matrix, z: Matrix) {
         let k = f.count
-        let gF = try factor.inverseColumns(f)
-        var gFF = try gF.selectingRows(f)
-        // G_FF is symmetric positive definite (a principal block of K^{-1});
-        // average out the rounding asymmetry of the two solves.
-        for j in 0..<k { for i in (j + 1)..<max(k, j + 1) where i < k {
-            let s = 0.5 * (gFF[i, j] + gFF[j, i]); gFF[i, j] = s; gFF[j, i] = s
-        } }
+        let y = try factor.forwardColumns(f)
+        let gFF = try Matrix.product(y, y, transposingFirst: true)
         let blockFactor: Cholesky
         do {
             blockFactor = try Cholesky(factoring: gFF)
@@ -26,7 +24,7 @@ extension MinNormModel {
                 advice: "K is too ill-conditioned for an exact deletion; use ridge > 0.")
         }
         let z = try blockFactor.solve(a.selectingRows(f))
-        return (gF, z)
+        return (y, z)
     }
 
     /// Forgets the samples `ids` exactly, in closed form, and updates the
@@ -85,9 +83,19 @@ extension MinNormModel {
         // Everything that can fail happens before the first change to `self`.
         switch solution {
         case let .dual(a):
-            let (gF, z) = try dualDeletion(f, coefficients: a)
-            var delta = Matrix(rows: rows.count, columns: a.columns)
-            try delta.addProduct(gF, z, alpha: -1, beta: 0)
+            let (y, z) = try dualDeletion(f, coefficients: a)
+            // G_F = L^{-T} Y is formed only when the theta update streams Phi
+            // with its k < C columns; otherwise Delta A = -L^{-T} (Y Z).
+            let thetaByColumns = updateParameters && cachedParameters != nil && f.count < a.columns
+            let gF = thetaByColumns ? try factor.backwardSolve(y) : nil
+            var delta: Matrix
+            if let gF {
+                delta = Matrix(rows: rows.count, columns: a.columns)
+                try delta.addProduct(gF, z, alpha: -1, beta: 0)
+            } else {
+                delta = try factor.backwardSolve(Matrix.product(y, z))
+                delta.scale(by: -1)
+            }
             let updated = try a + delta
             let aR = try updated.selectingRows(keep)
             let leftover = try updated.selectingRows(f)
@@ -119,7 +127,7 @@ extension MinNormModel {
                 // G_F instead of the C of Delta A (the panel kernel of
                 // `Matrix.product`: fewer flops per byte of Phi; for k >= C
                 // the same kernel carries the C columns of Delta A).
-                if f.count < a.columns {
+                if let gF {
                     var step = cached
                     try step.addProduct(features.applyTransposed(rows: rows, to: gF), z, alpha: -1, beta: 1)
                     theta = step

@@ -124,6 +124,24 @@ struct CholeskyTests {
         #expect(try Matrix.relativeDistance(chol.inverseColumns(indices), chol.solve(e)) < 1e-15 * Double(n))
     }
 
+    @Test("forward columns L^{-1} E_F, solved in groups from each group's first position, equal dtrsm on the whole identity",
+          arguments: [(300, 45), (2100, 40), (2100, 9), (80, 1)])
+    func forwardColumns(n: Int, k: Int) throws {
+        let chol = try Cholesky(factoring: Self.dominant(n))
+        // Unsorted, spread positions (n and 53 coprime in every case).
+        let indices = (0..<k).map { ($0 * 53 + 11) % n }
+        let e = Matrix(rows: n, columns: k) { i, j in i == indices[j] ? 1 : 0 }
+        let full = try chol.solveTriangular(e)  // dtrsm over every row
+        let y = try chol.forwardColumns(indices)
+        #expect(try Matrix.relativeDistance(y, full) < 1e-15 * Double(n))
+        // Y^T Y is the block K^{-1}[F, F] of dpotrs with the same columns.
+        let gFF = try chol.solve(e).selectingRows(indices)
+        #expect(try Matrix.relativeDistance(Matrix.product(y, y, transposingFirst: true), gFF) < 1e-14 * Double(n))
+        let x = Fixtures.gaussian(n, 3, seed: 5)
+        let lx = try Matrix.product(chol.lowerFactor, x, transposingFirst: true)
+        #expect(try Matrix.relativeDistance(chol.backwardSolve(lx), x) < 1e-15 * Double(n))
+    }
+
     @Test("an indefinite matrix is refused by dpotrf, naming the leading minor")
     func notPositiveDefinite() throws {
         var a = Fixtures.spd(5, seed: 13)
