@@ -154,3 +154,13 @@ package enum MemoryPass {
         stride(from: range.lowerBound, to: range.upperBound, by: 1 << 30).map { $0..<min(range.upperBound, $0 + (1 << 30)) }
     }
 }
+
+/// B = B T for an upper-triangular T (k x k), B m x k (`cblas_dtrmm`, right
+/// side, no transpose, non-unit diagonal).
+func dtrmmRightUpper(m: Int, k: Int, t: UnsafePointer<Double>?, ldt: Int,
+                     b: UnsafeMutablePointer<Double>?, ldb: Int) throws(LinearAlgebraError) {
+    let r = "dtrmm"
+    let (m32, k32, lt, lb) = (try blasInt(m, r), try blasInt(k, r), try blasInt(max(ldt, 1), r), try blasInt(max(ldb, 1), r))
+    if m == 0 || k == 0 { return }
+    cblas_dtrmm(CblasColMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, m32, k32, 1, t, lt, b, lb)
+}

@@ -37,6 +37,7 @@ typedef double v8d __attribute__((vector_size(64)));
 // column, ran ~20% slower at n = 16000); a 4-column group of 8192 rows
 // (256 KB) stays in L2 for the next group of right-hand sides.
 #define TN_CHUNK 8192
+#define TN_CHUNK_WIDE 1024
 
 // y[c + k ldy] += sum_r a[r + c lda] x[r + k ldx] for c < cb, k < kb.
 INLINE void tn_block(size_t rows, int cb, int kb, const double *a, size_t lda,
@@ -64,8 +65,9 @@ INLINE void tn_block(size_t rows, int cb, int kb, const double *a, size_t lda,
 
 INLINE void tn_body(size_t rows, size_t cols, size_t nrhs, const double *a, size_t lda,
                     const double *x, size_t ldx, double *y, size_t ldy) {
-    for (size_t r0 = 0; r0 < rows; r0 += TN_CHUNK) {
-        size_t len = rows - r0 < TN_CHUNK ? rows - r0 : TN_CHUNK;
+    size_t chunk = nrhs <= 4 ? TN_CHUNK : TN_CHUNK_WIDE;
+    for (size_t r0 = 0; r0 < rows; r0 += chunk) {
+        size_t len = rows - r0 < chunk ? rows - r0 : chunk;
         const double *ar = a + r0, *xr = x + r0;
         size_t c = 0;
         for (; c + 4 <= cols; c += 4) {
