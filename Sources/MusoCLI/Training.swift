@@ -8,6 +8,8 @@ package enum FeatureMapKind: String, ExpressibleByArgument, CaseIterable {
     case rff, relu
 }
 
+extension FeatureStorage: ExpressibleByArgument {}
+
 package enum CodingChoice: String, ExpressibleByArgument, CaseIterable {
     case auto, signed, onehot
 }
@@ -36,6 +38,9 @@ package struct ModelOptions: ParsableArguments {
 
     @Option(help: "Target coding (\(CodingChoice.allCases.map(\.rawValue).joined(separator: ", "))).")
     package var coding: CodingChoice = .auto
+
+    @Option(help: "Feature storage: float64, or float32 (every feature rounded to float32 and held in half the bytes; arithmetic in double; the model is exact for the rounded features).")
+    package var featureStorage: FeatureStorage = .float64
 
     package func validate() throws {
         guard features >= 2 else { throw ValidationError("--features must be at least 2") }
@@ -79,14 +84,14 @@ package struct PreparedTraining {
             let map: any FeatureMap = o.featureMap == .rff
                 ? try RandomFourierFeatures(inputDimension: x.columns, featureCount: o.features, bandwidth: sigma, seed: o.seed &+ 1)
                 : try RandomReLUFeatures(inputDimension: x.columns, featureCount: o.features, scale: sigma, seed: o.seed &+ 1)
-            let generated = try FeatureSource.generated(by: map, inputs: x)
+            let generated = try FeatureSource.generated(by: map, inputs: x).storing(o.featureStorage)
             if materializing { Progress.report("generating \(o.features) features for \(x.rows) samples") }
             source = materializing ? try generated.materialize() : generated
             mapDescription = try FeatureMapDescription(map: map)
             rows = Array(0..<x.rows)
         } else {
             let file = loaded.features!
-            source = FeatureSource.provided(by: file)
+            source = try FeatureSource.provided(by: file).storing(o.featureStorage)
             mapDescription = FeatureMapDescription(npyPath: URL(fileURLWithPath: file.path).standardizedFileURL.path,
                                                    featureCount: file.columnCount, rows: loaded.rows)
             rows = loaded.rows

@@ -1,5 +1,15 @@
 import LinearAlgebra
 
+/// How the entries of the feature matrix Phi are stored and defined.
+public enum FeatureStorage: String, Sendable, CaseIterable, Codable {
+    /// Doubles, as generated or given.
+    case float64
+    /// Every entry rounded to float32 (held in 4 bytes); all arithmetic on
+    /// them in double. The model is then defined by the rounded features:
+    /// retraining on them, by any route, gives the same parameters.
+    case float32
+}
+
 /// The feature matrix Phi (N x M) of a training set: either held in memory
 /// (a caller's own embeddings, or features materialised once), or generated
 /// block by block from a `FeatureMap` and the inputs X (N x d).
@@ -10,9 +20,22 @@ import LinearAlgebra
 public struct FeatureSource: Sendable {
     enum Storage: Sendable {
         /// Phi in memory; the map and inputs it came from, when there are.
-        case materialized(Matrix, origin: Origin?)
+        case materialized(Held, origin: Origin?)
         case generated(any FeatureMap, inputs: Matrix)
         case provided(any FeatureBlockProvider)
+    }
+
+    /// Phi held in memory, in doubles or rounded to float32.
+    enum Held: Sendable {
+        case double(Matrix)
+        case single(Float32Matrix)
+
+        func selectingRows(_ rows: [Int]) throws -> Held {
+            switch self {
+            case let .double(phi): .double(try phi.selectingRows(rows))
+            case let .single(phi): .single(try phi.selectingRows(rows))
+            }
+        }
     }
 
     /// A feature map and the inputs it was applied to.
@@ -28,12 +51,65 @@ public struct FeatureSource: Sendable {
     public let featureCount: Int
     /// Columns of Phi per block in Gram accumulation and products.
     public var blockSize: Int = 2048
+    /// How Phi's entries are stored: with `.float32` every block, row and
+    /// product sees the float32-rounded entries (`storing(_:)`).
+    public private(set) var featureStorage: FeatureStorage = .float64
+
+    init(storage: Storage, sampleCount: Int, featureCount: Int, featureStorage: FeatureStorage = .float64) {
+        self.storage = storage
+        self.sampleCount = sampleCount
+        self.featureCount = featureCount
+        self.featureStorage = featureStorage
+    }
+
+    /// The same features stored as `precision` says. `.float32` rounds every
+    /// entry to float32 and keeps a held Phi in 4 bytes per entry; from then
+    /// on the features *are* the rounded values (generated and provided
+    /// blocks are rounded as they are made), so a model fitted on them is
+    /// exact against retraining on the same rounded features.
+    /// - Throws: `invalidArgument` to go back from `.float32` to `.float64`
+    ///   (the rounding cannot be undone); `nonFinite` for an entry beyond
+    ///   float32's range.
+    /// - Complexity: O(N M) for a held Phi; O(1) otherwise.
+    public func storing(_ precision: FeatureStorage) throws -> FeatureSource {
+        if precision == featureStorage { return self }
+        guard precision == .float32 else {
+            throw UnlearningError.invalidArgument("the features are already rounded to float32; they cannot be stored as float64 again")
+        }
+        var copy = self
+        copy.featureStorage = .float32
+        if case let .materialized(.double(phi), origin) = storage {
+            copy = FeatureSource(storage: .materialized(.single(try Float32Matrix(rounding: phi)), origin: origin),
+                                 sampleCount: sampleCount, featureCount: featureCount, featureStorage: .float32)
+            copy.blockSize = blockSize
+        }
+        return copy
+    }
+
+    /// A block as the model sees it: rounded to float32 when so stored.
+    func stored(_ block: Matrix) -> Matrix {
+        guard featureStorage == .float32 else { return block }
+        var out = block
+        out.withUnsafeMutableBufferPointer { p in
+            for i in 0..<p.count { p[i] = Double(Float(p[i])) }
+        }
+        return out
+    }
+
+    /// The bytes of a held Phi (0 when it is not held).
+    public var heldBytes: Int {
+        switch storage {
+        case let .materialized(.double(phi), _): phi.rows * phi.columns * MemoryLayout<Double>.size
+        case let .materialized(.single(phi), _): phi.byteCount
+        default: 0
+        }
+    }
 
     /// A caller's feature matrix (N x M), of any origin.
     /// - Throws: `nonFinite` naming the first NaN or infinity.
     public static func materialized(_ phi: Matrix) throws -> FeatureSource {
         try phi.requireFinite("the feature matrix")
-        return FeatureSource(storage: .materialized(phi, origin: nil), sampleCount: phi.rows, featureCount: phi.columns)
+        return FeatureSource(storage: .materialized(.double(phi), origin: nil), sampleCount: phi.rows, featureCount: phi.columns)
     }
 
     /// Features generated on demand by `map` from `inputs` (N x d).
@@ -77,23 +153,34 @@ public struct FeatureSource: Sendable {
         }
     }
 
-    /// The same features held in memory (N x M doubles).
+    /// The same features held in memory (N x M doubles, or floats with
+    /// `.float32` storage, generated block by block into them).
     /// - Complexity: one generation of Phi, O(N M d).
     public func materialize() throws -> FeatureSource {
         if isMaterialized { return self }
         let all = Array(0..<sampleCount)
-        var phi: Matrix
-        if WorkProgress.isObserved {
+        let held: Held
+        if featureStorage == .float32 {
+            var blocks: [(columns: Range<Int>, block: Float32Matrix)] = []
+            try forEachColumnBlock(rows: all, progress: WorkProgress.isObserved ? "features Phi (\(sampleCount) x \(featureCount), float32)" : nil) { cols, block in
+                blocks.append((cols, try Float32Matrix(rounding: block)))
+            }
+            held = .single(try Float32Matrix(rows: sampleCount, columns: featureCount, blocks: blocks))
+        } else if WorkProgress.isObserved {
+            var phi = Matrix(rows: sampleCount, columns: featureCount)
             // Block by block, so that the generation can be followed.
             phi = Matrix(rows: sampleCount, columns: featureCount)
             try forEachColumnBlock(rows: all, progress: "features Phi (\(sampleCount) x \(featureCount))") { cols, block in
                 try phi.setColumns(startingAt: cols.lowerBound, to: block)
             }
+            held = .double(phi)
         } else {
-            phi = try rows(all)
+            held = .double(try rows(all))
         }
-        guard case let .generated(map, inputs) = storage else { return try .materialized(phi) }
-        var copy = FeatureSource(storage: .materialized(phi, origin: Origin(map: map, inputs: inputs)), sampleCount: sampleCount, featureCount: featureCount)
+        var origin: Origin?
+        if case let .generated(map, inputs) = storage { origin = Origin(map: map, inputs: inputs) }
+        var copy = FeatureSource(storage: .materialized(held, origin: origin), sampleCount: sampleCount,
+                                 featureCount: featureCount, featureStorage: featureStorage)
         copy.blockSize = blockSize
         return copy
     }
@@ -125,25 +212,31 @@ public struct FeatureSource: Sendable {
             if let progress { WorkProgress.report(progress, completed: done, total: blocks, unit: "blocks") }
         }
         switch storage {
-        case let .materialized(phi, _):
+        case let .materialized(.double(phi), _):
             let sub = all ? phi : nil
             for lo in stride(from: 0, to: featureCount, by: step) {
                 let cols = lo..<min(featureCount, lo + step)
                 let block = try sub?.selectingColumns(cols) ?? phi.selectingColumns(cols).selectingRows(rows)
                 try body(cols, block)
             }
+        case let .materialized(.single(phi), _):
+            for lo in stride(from: 0, to: featureCount, by: step) {
+                let cols = lo..<min(featureCount, lo + step)
+                let block = phi.widenedColumns(cols)
+                try body(cols, all ? block : try block.selectingRows(rows))
+            }
         case let .generated(map, inputs):
             let x = all ? inputs : try inputs.selectingRows(rows)
             for lo in stride(from: 0, to: featureCount, by: step) {
                 let cols = lo..<min(featureCount, lo + step)
-                try body(cols, try map.features(of: x, columns: cols))
+                try body(cols, stored(try map.features(of: x, columns: cols)))
             }
         case let .provided(provider):
             for lo in stride(from: 0, to: featureCount, by: step) {
                 let cols = lo..<min(featureCount, lo + step)
                 let block = try provider.block(rows: rows, columns: cols)
                 try block.requireFinite("the feature matrix (columns \(cols))")
-                try body(cols, block)
+                try body(cols, stored(block))
             }
         }
     }
@@ -153,14 +246,16 @@ public struct FeatureSource: Sendable {
     public func rows(_ rows: [Int]) throws -> Matrix {
         try checkRows(rows)
         switch storage {
-        case let .materialized(phi, _):
+        case let .materialized(.double(phi), _):
             return isAllRows(rows) ? phi : try phi.selectingRows(rows)
+        case let .materialized(.single(phi), _):
+            return isAllRows(rows) ? phi.widened : try phi.widenedRows(rows)
         case let .generated(map, inputs):
-            return try map.features(of: inputs.selectingRows(rows))
+            return stored(try map.features(of: inputs.selectingRows(rows)))
         case let .provided(provider):
             let block = try provider.block(rows: rows, columns: 0..<featureCount)
             try block.requireFinite("the feature matrix")
-            return block
+            return stored(block)
         }
     }
 
@@ -170,7 +265,13 @@ public struct FeatureSource: Sendable {
     public func gram(rows: [Int], ridge: Double = 0) throws -> Matrix {
         var k = Matrix(rows: rows.count, columns: rows.count)
         let task = "Gram matrix K (\(rows.count) x \(rows.count))"
-        if case let .materialized(phi, _) = storage, isAllRows(rows) {
+        if case let .materialized(.single(phi), _) = storage, isAllRows(rows) {
+            // Each column block widened to double, then DSYRK.
+            WorkProgress.report(task, completed: 0, total: (featureCount + blockSize - 1) / max(1, blockSize), unit: "blocks")
+            try phi.addGram(into: &k, blockSize: blockSize) { done, total in
+                WorkProgress.report(task, completed: done, total: total, unit: "blocks")
+            }
+        } else if case let .materialized(.double(phi), _) = storage, isAllRows(rows) {
             // DSYRK on the held matrix in place: in one call, or one per
             // column block (no copies) when the progress is followed.
             let step = WorkProgress.isObserved ? max(1, blockSize) : max(1, featureCount)
@@ -218,8 +319,12 @@ public struct FeatureSource: Sendable {
             throw UnlearningError.shapeMismatch("parameters have \(theta.rows) rows for \(featureCount) features")
         }
         try checkRows(rows)
-        if case let .materialized(phi, _) = storage {
-            let all = try Matrix.product(phi, theta)
+        if case let .materialized(held, _) = storage {
+            let all: Matrix
+            switch held {
+            case let .double(phi): all = try Matrix.product(phi, theta)
+            case let .single(phi): all = try phi.product(theta)
+            }
             return isAllRows(rows) ? all : try all.selectingRows(rows)
         }
         var out = Matrix(rows: rows.count, columns: theta.columns)
@@ -239,11 +344,16 @@ public struct FeatureSource: Sendable {
             throw UnlearningError.shapeMismatch("coefficients have \(a.rows) rows for \(rows.count) samples")
         }
         try checkRows(rows)
-        if case let .materialized(phi, _) = storage {
-            if isAllRows(rows) { return try Matrix.product(phi, a, transposingFirst: true) }
-            var full = Matrix(rows: sampleCount, columns: a.columns)
-            for c in 0..<a.columns { for (k, r) in rows.enumerated() { full[r, c] = a[k, c] } }
-            return try Matrix.product(phi, full, transposingFirst: true)
+        if case let .materialized(held, _) = storage {
+            var full = a
+            if !isAllRows(rows) {
+                full = Matrix(rows: sampleCount, columns: a.columns)
+                for c in 0..<a.columns { for (k, r) in rows.enumerated() { full[r, c] = a[k, c] } }
+            }
+            switch held {
+            case let .double(phi): return try Matrix.product(phi, full, transposingFirst: true)
+            case let .single(phi): return try phi.transposedProduct(full)
+            }
         }
         var out = Matrix(rows: featureCount, columns: a.columns)
         try forEachColumnBlock(rows: rows, progress: "Phi^T A (\(rows.count) samples)") { cols, block in
@@ -279,11 +389,13 @@ extension FeatureSource {
         case let .materialized(phi, origin):
             let sub = try phi.selectingRows(rows)
             result = FeatureSource(storage: .materialized(sub, origin: try origin.map { Origin(map: $0.map, inputs: try $0.inputs.selectingRows(rows)) }),
-                                   sampleCount: rows.count, featureCount: featureCount)
+                                   sampleCount: rows.count, featureCount: featureCount, featureStorage: featureStorage)
         case let .generated(map, inputs):
-            result = FeatureSource(storage: .generated(map, inputs: try inputs.selectingRows(rows)), sampleCount: rows.count, featureCount: featureCount)
+            result = FeatureSource(storage: .generated(map, inputs: try inputs.selectingRows(rows)), sampleCount: rows.count,
+                                   featureCount: featureCount, featureStorage: featureStorage)
         case let .provided(provider):
-            result = FeatureSource(storage: .provided(RowSubsetProvider(base: provider, rows: rows)), sampleCount: rows.count, featureCount: featureCount)
+            result = FeatureSource(storage: .provided(RowSubsetProvider(base: provider, rows: rows)), sampleCount: rows.count,
+                                   featureCount: featureCount, featureStorage: featureStorage)
         }
         result.blockSize = blockSize
         return result
@@ -296,12 +408,13 @@ extension FeatureSource {
             throw UnlearningError.invalidArgument("feature columns \(columns) out of 0..<\(featureCount)")
         }
         switch storage {
-        case let .materialized(phi, _): return try phi.selectingColumns(columns)
-        case let .generated(map, inputs): return try map.features(of: inputs, columns: columns)
+        case let .materialized(.double(phi), _): return try phi.selectingColumns(columns)
+        case let .materialized(.single(phi), _): return phi.widenedColumns(columns)
+        case let .generated(map, inputs): return stored(try map.features(of: inputs, columns: columns))
         case let .provided(provider):
             let block = try provider.block(rows: Array(0..<sampleCount), columns: columns)
             try block.requireFinite("the feature matrix (columns \(columns))")
-            return block
+            return stored(block)
         }
     }
 }

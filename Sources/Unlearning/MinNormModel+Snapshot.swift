@@ -105,11 +105,11 @@ extension MinNormModel {
         switch features.storage {
         case let .generated(map, inputs):
             source = FeatureSource(storage: .generated(map, inputs: try inputs.selectingRows(rows)),
-                                   sampleCount: rows.count, featureCount: featureCount)
+                                   sampleCount: rows.count, featureCount: featureCount, featureStorage: features.featureStorage)
         case let .materialized(phi, origin):
             let kept = try origin.map { FeatureSource.Origin(map: $0.map, inputs: try $0.inputs.selectingRows(rows)) }
             source = FeatureSource(storage: .materialized(try phi.selectingRows(rows), origin: kept),
-                                   sampleCount: rows.count, featureCount: featureCount)
+                                   sampleCount: rows.count, featureCount: featureCount, featureStorage: features.featureStorage)
         case .provided:
             return self
         }

@@ -324,6 +324,9 @@ public struct ModelFile: Sendable {
         var coding: TargetCoding
         var journal: [JournalEntry]
         var arrays: [ArrayEntry]
+        /// "float32" when the features are rounded to float32 (absent:
+        /// float64, as in files written before the option existed).
+        var featureStorage: String?
     }
 
     /// The version of the file this model was read from (nil for a new
@@ -358,7 +361,8 @@ public struct ModelFile: Sendable {
         }
         let header = Header(createdAt: createdAt, form: s.form, ridge: s.ridge, fittedConditionEstimate: s.fittedConditionEstimate,
                             ids: s.ids, featureMap: map, data: data, coding: coding, journal: journal,
-                            arrays: arrays.map { ArrayEntry(name: $0.0, rows: $0.1.rows, columns: $0.1.columns) })
+                            arrays: arrays.map { ArrayEntry(name: $0.0, rows: $0.1.rows, columns: $0.1.columns) },
+                            featureStorage: model.features.featureStorage == .float32 ? FeatureStorage.float32.rawValue : nil)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = [UInt8](try encoder.encode(header))
@@ -435,7 +439,7 @@ public struct ModelFile: Sendable {
         }
         let form = header.form
         try validate(header, arrays: arrays, form: form, path: path, fileBytes: container.bytes.count)
-        let features: FeatureSource
+        var features: FeatureSource
         var rows: [Int]? = nil
         if header.featureMap.kind == .npy {
             guard let resolver = npyResolver, let npy = header.featureMap.path else {
@@ -448,6 +452,12 @@ public struct ModelFile: Sendable {
             rows = header.featureMap.rows
         } else {
             features = try FeatureSource.generated(by: header.featureMap.makeMap(), inputs: need("inputs"))
+        }
+        if let stored = header.featureStorage {
+            guard let precision = FeatureStorage(rawValue: stored) else {
+                throw bad("unknown feature storage '\(stored)' (known: \(FeatureStorage.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            features = try features.storing(precision)
         }
         let solution: MinNormModel.Solution
         switch form {

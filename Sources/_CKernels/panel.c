@@ -23,6 +23,7 @@
 #include <string.h>
 
 typedef double v8d __attribute__((vector_size(64)));
+typedef float v8f __attribute__((vector_size(32)));
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -30,6 +31,7 @@ typedef double v8d __attribute__((vector_size(64)));
 // no vector crosses a function boundary (the ABI differs between levels).
 #define LOAD8(p) ({ v8d v_; memcpy(&v_, (p), sizeof v_); v_; })
 #define STORE8(p, v) do { v8d v_ = (v); memcpy((p), &v_, sizeof v_); } while (0)
+#define LOADF8(p) ({ v8f f_; memcpy(&f_, (p), sizeof f_); __builtin_convertvector(f_, v8d); })
 #define SUM8(v) (((v)[0] + (v)[4]) + ((v)[1] + (v)[5])) + (((v)[2] + (v)[6]) + ((v)[3] + (v)[7]))
 
 // Rows per chunk of `tn`: long contiguous runs of each column keep the
@@ -39,91 +41,99 @@ typedef double v8d __attribute__((vector_size(64)));
 #define TN_CHUNK 8192
 #define TN_CHUNK_WIDE 1024
 
-// y[c + k ldy] += sum_r a[r + c lda] x[r + k ldx] for c < cb, k < kb.
-INLINE void tn_block(size_t rows, int cb, int kb, const double *a, size_t lda,
-                     const double *x, size_t ldx, double *y, size_t ldy) {
-    v8d acc[4][4];
-    for (int c = 0; c < 4; c++)
-        for (int k = 0; k < 4; k++) acc[c][k] = (v8d){0};
-    size_t r = 0;
-    for (; r + 8 <= rows; r += 8) {
-        v8d av[4];
-        for (int c = 0; c < cb; c++) av[c] = LOAD8(a + r + c * lda);
-        for (int k = 0; k < kb; k++) {
-            v8d xv = LOAD8(x + r + k * ldx);
-            for (int c = 0; c < cb; c++) acc[c][k] += av[c] * xv;
-        }
-    }
-    for (int c = 0; c < cb; c++) {
-        for (int k = 0; k < kb; k++) {
-            double s = SUM8(acc[c][k]);
-            for (size_t t = r; t < rows; t++) s += a[t + c * lda] * x[t + k * ldx];
-            y[c + k * ldy] += s;
-        }
-    }
-}
-
-INLINE void tn_body(size_t rows, size_t cols, size_t nrhs, const double *a, size_t lda,
-                    const double *x, size_t ldx, double *y, size_t ldy) {
-    size_t chunk = nrhs <= 4 ? TN_CHUNK : TN_CHUNK_WIDE;
-    for (size_t r0 = 0; r0 < rows; r0 += chunk) {
-        size_t len = rows - r0 < chunk ? rows - r0 : chunk;
-        const double *ar = a + r0, *xr = x + r0;
-        size_t c = 0;
-        for (; c + 4 <= cols; c += 4) {
-            size_t k = 0;
-            for (; k + 4 <= nrhs; k += 4) tn_block(len, 4, 4, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);
-            for (; k + 2 <= nrhs; k += 2) tn_block(len, 4, 2, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);
-            for (; k < nrhs; k++) tn_block(len, 4, 1, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);
-        }
-        for (; c < cols; c++) {
-            size_t k = 0;
-            for (; k + 4 <= nrhs; k += 4) tn_block(len, 1, 4, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);
-            for (; k < nrhs; k++) tn_block(len, 1, 1, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);
-        }
-    }
-}
-
-// out[r + 8v + i + k ldo] += sum_c a[r + 8v + i + c lda] y[c + k ldy] for the
-// nv (<= 4) vectors of 8 rows from r and k < kb.
-INLINE void nn_block(size_t r, int nv, int kb, size_t cols, const double *a, size_t lda,
-                     const double *y, size_t ldy, double *out, size_t ldo) {
-    v8d acc[4][4];
-    for (int k = 0; k < kb; k++)
-        for (int v = 0; v < nv; v++) acc[v][k] = LOAD8(out + r + 8 * v + k * ldo);
-    for (size_t c = 0; c < cols; c++) {
-        v8d av[4];
-        for (int v = 0; v < nv; v++) av[v] = LOAD8(a + r + 8 * v + c * lda);
-        for (int k = 0; k < kb; k++) {
-            double yk = y[c + k * ldy];
-            for (int v = 0; v < nv; v++) acc[v][k] += av[v] * yk;
-        }
-    }
-    for (int k = 0; k < kb; k++)
-        for (int v = 0; v < nv; v++) STORE8(out + r + 8 * v + k * ldo, acc[v][k]);
-}
-
-#define NN_GROUPS(r, nv)                                                                       \
+#define NN_GROUPS(SUF, r, nv)                                                                       \
     do {                                                                                       \
         size_t k = 0;                                                                          \
-        for (; k + 4 <= nrhs; k += 4) nn_block(r, nv, 4, cols, a, lda, y + k * ldy, ldy, out + k * ldo, ldo); \
-        for (; k + 2 <= nrhs; k += 2) nn_block(r, nv, 2, cols, a, lda, y + k * ldy, ldy, out + k * ldo, ldo); \
-        for (; k < nrhs; k++) nn_block(r, nv, 1, cols, a, lda, y + k * ldy, ldy, out + k * ldo, ldo);         \
+        for (; k + 4 <= nrhs; k += 4) nn_block##SUF(r, nv, 4, cols, a, lda, y + k * ldy, ldy, out + k * ldo, ldo); \
+        for (; k + 2 <= nrhs; k += 2) nn_block##SUF(r, nv, 2, cols, a, lda, y + k * ldy, ldy, out + k * ldo, ldo); \
+        for (; k < nrhs; k++) nn_block##SUF(r, nv, 1, cols, a, lda, y + k * ldy, ldy, out + k * ldo, ldo);         \
     } while (0)
 
-INLINE void nn_body(size_t rows, size_t cols, size_t nrhs, const double *a, size_t lda,
-                    const double *y, size_t ldy, double *out, size_t ldo) {
-    size_t r = 0;
-    for (; r + 32 <= rows; r += 32) NN_GROUPS(r, 4);
-    for (; r + 8 <= rows; r += 8) NN_GROUPS(r, 1);
-    for (; r < rows; r++) {
-        for (size_t k = 0; k < nrhs; k++) {
-            double s = out[r + k * ldo];
-            for (size_t c = 0; c < cols; c++) s += a[r + c * lda] * y[c + k * ldy];
-            out[r + k * ldo] = s;
-        }
-    }
-}
+// The tn and nn bodies for an element type AT of A (double, or float
+// widened to double on load: LOADA), named with the suffix SUF.
+#define DEFINE_PANEL_BODIES(SUF, AT, LOADA) \
+/* y[c + k ldy] += sum_r a[r + c lda] x[r + k ldx] for c < cb, k < kb. */                           \
+INLINE void tn_block##SUF(size_t rows, int cb, int kb, const AT *a, size_t lda,                     \
+                     const double *x, size_t ldx, double *y, size_t ldy) {                          \
+    v8d acc[4][4];                                                                                  \
+    for (int c = 0; c < 4; c++)                                                                     \
+        for (int k = 0; k < 4; k++) acc[c][k] = (v8d){0};                                           \
+    size_t r = 0;                                                                                   \
+    for (; r + 8 <= rows; r += 8) {                                                                 \
+        v8d av[4];                                                                                  \
+        for (int c = 0; c < cb; c++) av[c] = LOADA(a + r + c * lda);                                \
+        for (int k = 0; k < kb; k++) {                                                              \
+            v8d xv = LOAD8(x + r + k * ldx);                                                        \
+            for (int c = 0; c < cb; c++) acc[c][k] += av[c] * xv;                                   \
+        }                                                                                           \
+    }                                                                                               \
+    for (int c = 0; c < cb; c++) {                                                                  \
+        for (int k = 0; k < kb; k++) {                                                              \
+            double s = SUM8(acc[c][k]);                                                             \
+            for (size_t t = r; t < rows; t++) s += a[t + c * lda] * x[t + k * ldx];                 \
+            y[c + k * ldy] += s;                                                                    \
+        }                                                                                           \
+    }                                                                                               \
+}                                                                                                   \
+                                                                                                    \
+INLINE void tn_body##SUF(size_t rows, size_t cols, size_t nrhs, const AT *a, size_t lda,            \
+                    const double *x, size_t ldx, double *y, size_t ldy) {                           \
+    size_t chunk = nrhs <= 4 ? TN_CHUNK : TN_CHUNK_WIDE;                                            \
+    for (size_t r0 = 0; r0 < rows; r0 += chunk) {                                                   \
+        size_t len = rows - r0 < chunk ? rows - r0 : chunk;                                         \
+        const AT *ar = a + r0; const double *xr = x + r0;                                                  \
+        size_t c = 0;                                                                               \
+        for (; c + 4 <= cols; c += 4) {                                                             \
+            size_t k = 0;                                                                           \
+            for (; k + 4 <= nrhs; k += 4) tn_block##SUF(len, 4, 4, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);\
+            for (; k + 2 <= nrhs; k += 2) tn_block##SUF(len, 4, 2, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);\
+            for (; k < nrhs; k++) tn_block##SUF(len, 4, 1, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);\
+        }                                                                                           \
+        for (; c < cols; c++) {                                                                     \
+            size_t k = 0;                                                                           \
+            for (; k + 4 <= nrhs; k += 4) tn_block##SUF(len, 1, 4, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);\
+            for (; k < nrhs; k++) tn_block##SUF(len, 1, 1, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);\
+        }                                                                                           \
+    }                                                                                               \
+}                                                                                                   \
+                                                                                                    \
+/* out[r + 8v + i + k ldo] += sum_c a[r + 8v + i + c lda] y[c + k ldy] for the */                   \
+/* nv (<= 4) vectors of 8 rows from r and k < kb. */                                                \
+INLINE void nn_block##SUF(size_t r, int nv, int kb, size_t cols, const AT *a, size_t lda,           \
+                     const double *y, size_t ldy, double *out, size_t ldo) {                        \
+    v8d acc[4][4];                                                                                  \
+    for (int k = 0; k < kb; k++)                                                                    \
+        for (int v = 0; v < nv; v++) acc[v][k] = LOAD8(out + r + 8 * v + k * ldo);                  \
+    for (size_t c = 0; c < cols; c++) {                                                             \
+        v8d av[4];                                                                                  \
+        for (int v = 0; v < nv; v++) av[v] = LOADA(a + r + 8 * v + c * lda);                        \
+        for (int k = 0; k < kb; k++) {                                                              \
+            double yk = y[c + k * ldy];                                                             \
+            for (int v = 0; v < nv; v++) acc[v][k] += av[v] * yk;                                   \
+        }                                                                                           \
+    }                                                                                               \
+    for (int k = 0; k < kb; k++)                                                                    \
+        for (int v = 0; v < nv; v++) STORE8(out + r + 8 * v + k * ldo, acc[v][k]);                  \
+}                                                                                                   \
+                                                                                                    \
+                                                                                                    \
+INLINE void nn_body##SUF(size_t rows, size_t cols, size_t nrhs, const AT *a, size_t lda,            \
+                    const double *y, size_t ldy, double *out, size_t ldo) {                         \
+    size_t r = 0;                                                                                   \
+    for (; r + 32 <= rows; r += 32) NN_GROUPS(SUF, r, 4);                                           \
+    for (; r + 8 <= rows; r += 8) NN_GROUPS(SUF, r, 1);                                             \
+    for (; r < rows; r++) {                                                                         \
+        for (size_t k = 0; k < nrhs; k++) {                                                         \
+            double s = out[r + k * ldo];                                                            \
+            for (size_t c = 0; c < cols; c++) s += a[r + c * lda] * y[c + k * ldy];                 \
+            out[r + k * ldo] = s;                                                                   \
+        }                                                                                           \
+    }                                                                                               \
+}                                                                                                   \
+    /* end */
+
+DEFINE_PANEL_BODIES(, double, LOAD8)
+DEFINE_PANEL_BODIES(_f32, float, LOADF8)
 
 // out[c0:n] += sum over c in [c0, c1) of L[c:, c] (L[c:, c]^T X[c:]), by
 // panels J of MUSO_GRAM_PANEL columns: Y_J = L[J:, J]^T X[J:] (triangle in
@@ -166,6 +176,16 @@ INLINE void gram_body(size_t n, const double *l, size_t ld, size_t c0, size_t c1
                                      size_t ldo) {                                              \
         nn_body(rows, cols, nrhs, a, lda, y, ldy, out, ldo);                                    \
     }                                                                                           \
+    static attributes void name##_tn_f32(size_t rows, size_t cols, size_t nrhs, const float *a, \
+                                         size_t lda, const double *x, size_t ldx, double *y,    \
+                                         size_t ldy) {                                          \
+        tn_body_f32(rows, cols, nrhs, a, lda, x, ldx, y, ldy);                                  \
+    }                                                                                           \
+    static attributes void name##_nn_f32(size_t rows, size_t cols, size_t nrhs, const float *a, \
+                                         size_t lda, const double *y, size_t ldy, double *out,  \
+                                         size_t ldo) {                                          \
+        nn_body_f32(rows, cols, nrhs, a, lda, y, ldy, out, ldo);                                \
+    }                                                                                           \
     static attributes void name##_gram(size_t n, const double *l, size_t ld, size_t c0,        \
                                        size_t c1, size_t nrhs, const double *x, size_t ldx,     \
                                        double *out, size_t ldo, double *work) {                 \
@@ -201,4 +221,14 @@ void muso_lower_gram(int level, size_t n, const double *l, size_t ld, size_t c0,
                      size_t nrhs, const double *x, size_t ldx, double *out, size_t ldo,
                      double *work) {
     CALL(level, gram, n, l, ld, c0, c1, nrhs, x, ldx, out, ldo, work);
+}
+
+void muso_panel_tn_f32(int level, size_t rows, size_t cols, size_t nrhs, const float *a, size_t lda,
+                       const double *x, size_t ldx, double *y, size_t ldy) {
+    CALL(level, tn_f32, rows, cols, nrhs, a, lda, x, ldx, y, ldy);
+}
+
+void muso_panel_nn_f32(int level, size_t rows, size_t cols, size_t nrhs, const float *a, size_t lda,
+                       const double *y, size_t ldy, double *out, size_t ldo) {
+    CALL(level, nn_f32, rows, cols, nrhs, a, lda, y, ldy, out, ldo);
 }

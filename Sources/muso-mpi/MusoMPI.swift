@@ -144,6 +144,9 @@ struct Train: ParsableCommand {
     func validate() throws {
         guard blockSize >= 1, blockSize <= 65536 else { throw ValidationError("--block-size must be between 1 and 65536") }
         guard refactorFraction > 0, refactorFraction <= 1 else { throw ValidationError("--refactor-fraction must be in (0, 1]") }
+        // Each process generates its own rows in double; the float32 form is
+        // the single engine's (muso train).
+        guard spec.featureStorage == .float64 else { throw ValidationError("--feature-storage float32 is not supported by muso-mpi (use muso train)") }
     }
 
     func run() throws {

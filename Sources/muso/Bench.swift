@@ -140,6 +140,9 @@ struct Bench: ParsableCommand {
 
     @OptionGroup var fashion: FashionMNISTOption
 
+    @Option(help: "How held features are stored: float64, or float32 (rounded, half the bytes; arithmetic in double).")
+    var featureStorage: FeatureStorage = .float64
+
     @Option(help: "Compare the ratios with the bounds in this JSON file and exit 1 on a regression (the CI gate).")
     var check: String?
 
@@ -224,7 +227,8 @@ struct Bench: ParsableCommand {
             // The memory floors of a request: one read of Phi's bytes, and the
             // copy bandwidth (read + write) on a buffer of the factor's size.
             base.phiReadSeconds = try medianTime(repeats) {
-                _ = phi.withUnsafeBufferPointer { MemoryPass.read($0.baseAddress!, count: $0.count) }
+                // float32 storage holds half the bytes: read as many.
+                _ = phi.withUnsafeBufferPointer { MemoryPass.read($0.baseAddress!, count: featureStorage == .float32 ? $0.count / 2 : $0.count) }
             }
             let count = max(1 << 20, min(n * n / 2, 1 << 27))
             let from = Matrix(rows: count, columns: 1, repeating: 1)
@@ -253,7 +257,7 @@ struct Bench: ParsableCommand {
             var thetaR = Matrix(rows: 0, columns: 0)
             let xR = try x.selectingRows(keep), yR = try y.selectingRows(keep)
             row.retrainScratch = try medianTime(repeats) {
-                let source = try FeatureSource.generated(by: map, inputs: xR).materialize()
+                let source = try FeatureSource.generated(by: map, inputs: xR).storing(featureStorage).materialize()
                 thetaR = try MinNormModel(features: source, targets: yR, initialParameters: theta0, form: .dual).parameters()
             }
             // Streaming first, while no held Phi is alive: Phi regenerated block by
@@ -262,7 +266,7 @@ struct Bench: ParsableCommand {
             // work on copies of the model, which are not counted).
             do {
                 PeakMemory.reset()
-                var streamed = try MinNormModel(features: FeatureSource.generated(by: map, inputs: x), targets: y,
+                var streamed = try MinNormModel(features: FeatureSource.generated(by: map, inputs: x).storing(featureStorage), targets: y,
                                                 initialParameters: theta0, form: .dual)
                 let fitPeak = PeakMemory.bytes
                 do {
@@ -277,7 +281,7 @@ struct Bench: ParsableCommand {
             }
             // The fit, step by step, with Phi held.
             var phiSource = try FeatureSource.generated(by: map, inputs: x)
-            row.features = try medianTime(repeats) { phiSource = try FeatureSource.generated(by: map, inputs: x).materialize() }
+            row.features = try medianTime(repeats) { phiSource = try FeatureSource.generated(by: map, inputs: x).storing(featureStorage).materialize() }
             var gram = Matrix(rows: 0, columns: 0)
             row.gram = try medianTime(repeats) { gram = try phiSource.gram(rows: Array(0..<n)) }
             var factor: Cholesky?

@@ -42,6 +42,30 @@ struct ModelFileTests {
         #expect(try back.model.distance(of: back.model.parameters(), toRetrained: oracle) <= 1e-9)
     }
 
+    @Test("a model on float32 features keeps its storage through the file, and stays exact for the rounded features")
+    func float32RoundTrip() throws {
+        let dir = try temporaryDirectory()
+        let p = try SyntheticProblem(samples: 40, features: 120, outputs: 3, seed: 70)
+        let model = try MinNormModel(features: p.source().storing(.float32), targets: p.targets, ids: (0..<40).map { 100 + $0 },
+                                     initialParameters: p.theta0)
+        let file = ModelFile(model: model, featureMap: try FeatureMapDescription(map: p.map),
+                             data: DataDescription(kind: .synthetic, path: nil, classes: [0, 1, 2], limit: nil, seed: 70), coding: .oneHot)
+        try file.write(to: dir + "/f.muso")
+        var back = try ModelFile.read(from: dir + "/f.muso")
+        #expect(back.model.features.featureStorage == .float32)
+        try back.model.forget(ids: [104, 131])
+        let phi = try p.phi()
+        let rounded = Matrix(rows: phi.rows, columns: phi.columns) { i, j in Double(Float(phi[i, j])) }
+        let keep = (0..<40).filter { ![4, 31].contains($0) }
+        let oracle = try Retraining.minimumNormParameters(features: rounded.selectingRows(keep), targets: p.targets.selectingRows(keep),
+                                                          initialParameters: p.theta0, ridge: 0).parameters
+        #expect(try back.model.distance(of: back.model.parameters(), toRetrained: oracle) <= 1e-9)
+        // A float64 model's file has no storage field and reads as float64.
+        let (plain, _) = try trainedFile()
+        try plain.write(to: dir + "/d.muso")
+        #expect(try ModelFile.read(from: dir + "/d.muso").model.features.featureStorage == .float64)
+    }
+
     @Test("truncated, corrupted and foreign files are refused, saying which")
     func hostile() throws {
         let dir = try temporaryDirectory()

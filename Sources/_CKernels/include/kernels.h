@@ -42,6 +42,14 @@ void muso_panel_tn(int level, size_t rows, size_t cols, size_t nrhs, const doubl
 void muso_panel_nn(int level, size_t rows, size_t cols, size_t nrhs, const double *a, size_t lda,
                    const double *y, size_t ldy, double *out, size_t ldo);
 
+/// muso_panel_tn and muso_panel_nn for A stored in float32: each entry is
+/// widened to double as it is loaded, every product and sum is in double
+/// (so the result is the double computation on the float32-rounded A).
+void muso_panel_tn_f32(int level, size_t rows, size_t cols, size_t nrhs, const float *a, size_t lda,
+                       const double *x, size_t ldx, double *y, size_t ldy);
+void muso_panel_nn_f32(int level, size_t rows, size_t cols, size_t nrhs, const float *a, size_t lda,
+                       const double *y, size_t ldy, double *out, size_t ldo);
+
 /// Columns per panel of muso_lower_gram (the size of its work buffer).
 #define MUSO_GRAM_PANEL 12
 

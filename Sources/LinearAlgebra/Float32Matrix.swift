@@ -1,0 +1,212 @@
+internal import _CKernels
+
+/// A column-major matrix stored in float32 whose arithmetic runs in double:
+/// half the bytes of a `Matrix` for a large operand that is only read (held
+/// features). Every entry is the float32 rounding of the double it was made
+/// from, and every product is the double computation on those rounded
+/// entries (each entry is widened exactly on load and every multiply and sum
+/// is in double), so a result equals the same product on the `Matrix` of the
+/// rounded values up to the order of the double sums.
+public struct Float32Matrix: Sendable {
+    /// Number of rows.
+    public let rows: Int
+    /// Number of columns.
+    public let columns: Int
+    /// The entries, column-major.
+    let elements: [Float]
+
+    /// The float32 rounding of `matrix` (round to nearest).
+    /// - Throws: `nonFinite` when an entry is not finite or overflows float32.
+    /// - Complexity: O(rows columns).
+    public init(rounding matrix: Matrix) throws(LinearAlgebraError) {
+        rows = matrix.rows
+        columns = matrix.columns
+        var bad: Int?
+        elements = matrix.withUnsafeBufferPointer { p in
+            Array(unsafeUninitializedCapacity: p.count) { buffer, count in
+                for i in 0..<p.count {
+                    let f = Float(p[i])
+                    if !f.isFinite && bad == nil { bad = i }
+                    buffer[i] = f
+                }
+                count = p.count
+            }
+        }
+        if let bad {  // not finite, or beyond float32's range
+            throw .nonFinite(operation: "Float32Matrix(rounding:)", row: bad % max(rows, 1), column: bad / max(rows, 1))
+        }
+    }
+
+    /// A rows x columns matrix assembled from float32 column blocks (each
+    /// rows x |J|), so that a large matrix is never held in double: `blocks`
+    /// must cover 0..<columns exactly, in any order.
+    /// - Throws: `dimensionMismatch` for a block of the wrong shape, outside
+    ///   the columns, or blocks that do not cover them once.
+    public init(rows: Int, columns: Int, blocks: [(columns: Range<Int>, block: Float32Matrix)]) throws(LinearAlgebraError) {
+        self.rows = rows
+        self.columns = columns
+        var out = [Float](repeating: 0, count: rows * columns)
+        var covered = 0
+        for (range, block) in blocks {
+            guard range.lowerBound >= 0, range.upperBound <= columns, block.rows == rows, block.columns == range.count else {
+                throw .dimensionMismatch(operation: "Float32Matrix(blocks:)", detail: "block \(block.rows) x \(block.columns) for columns \(range) of \(rows) x \(columns)")
+            }
+            out.withUnsafeMutableBufferPointer { p in
+                block.elements.withUnsafeBufferPointer { b in
+                    (p.baseAddress! + range.lowerBound * rows).update(from: b.baseAddress!, count: b.count)
+                }
+            }
+            covered += range.count
+        }
+        guard covered == columns else {
+            throw .dimensionMismatch(operation: "Float32Matrix(blocks:)", detail: "the blocks cover \(covered) of \(columns) columns")
+        }
+        elements = out
+    }
+
+    /// The entry at row i, column j, widened to double.
+    public subscript(i: Int, j: Int) -> Double {
+        precondition(i >= 0 && i < rows && j >= 0 && j < columns, "index (\(i), \(j)) out of \(rows) x \(columns)")
+        return Double(elements[i + j * rows])
+    }
+
+    /// Bytes held: 4 per entry.
+    public var byteCount: Int { elements.count * MemoryLayout<Float>.size }
+
+    /// The whole matrix widened to double.
+    public var widened: Matrix { widenedColumns(0..<columns) }
+
+    /// The columns `range`, widened to double (rows x range.count).
+    /// - Complexity: O(rows range.count).
+    public func widenedColumns(_ range: Range<Int>) -> Matrix {
+        precondition(range.lowerBound >= 0 && range.upperBound <= columns, "columns \(range) out of 0..<\(columns)")
+        return Matrix(rows: rows, columns: range.count) { buffer in
+            elements.withUnsafeBufferPointer { p in
+                let base = range.lowerBound * rows
+                for i in 0..<(rows * range.count) { buffer[i] = Double(p[base + i]) }
+            }
+        }
+    }
+
+    /// The rows `indices` (any order, repeats allowed), widened to double.
+    /// - Throws: `invalidArgument` for an index out of range.
+    public func widenedRows(_ indices: [Int]) throws(LinearAlgebraError) -> Matrix {
+        if let bad = indices.first(where: { $0 < 0 || $0 >= rows }) {
+            throw .invalidArgument(operation: "Float32Matrix.widenedRows", detail: "row \(bad) out of 0..<\(rows)")
+        }
+        return Matrix(rows: indices.count, columns: columns) { buffer in
+            elements.withUnsafeBufferPointer { p in
+                for j in 0..<columns {
+                    for (k, i) in indices.enumerated() { buffer[k + j * indices.count] = Double(p[i + j * rows]) }
+                }
+            }
+        }
+    }
+
+    /// The matrix of the rows `indices`, still in float32.
+    public func selectingRows(_ indices: [Int]) throws(LinearAlgebraError) -> Float32Matrix {
+        if let bad = indices.first(where: { $0 < 0 || $0 >= rows }) {
+            throw .invalidArgument(operation: "Float32Matrix.selectingRows", detail: "row \(bad) out of 0..<\(rows)")
+        }
+        var out = [Float](repeating: 0, count: indices.count * columns)
+        elements.withUnsafeBufferPointer { p in
+            for j in 0..<columns { for (k, i) in indices.enumerated() { out[k + j * indices.count] = p[i + j * rows] } }
+        }
+        return Float32Matrix(rows: indices.count, columns: columns, elements: out)
+    }
+
+    private init(rows: Int, columns: Int, elements: [Float]) {
+        self.rows = rows
+        self.columns = columns
+        self.elements = elements
+    }
+
+    /// A^T X (columns x c) for X (rows x c): the panel kernel on float32
+    /// input (`muso_panel_tn_f32`), the columns of A split over the cores,
+    /// A streamed once (4 bytes per entry instead of 8).
+    /// - Throws: `dimensionMismatch` unless X has `rows` rows.
+    /// - Complexity: 2 rows columns c flops.
+    public func transposedProduct(_ x: Matrix) throws(LinearAlgebraError) -> Matrix {
+        try transposedProduct(x, level: nil, threads: KernelThreads.count)
+    }
+
+    /// `transposedProduct(_:)` at an instruction-set level and thread count.
+    package func transposedProduct(_ x: Matrix, level: KernelLevel?, threads: Int) throws(LinearAlgebraError) -> Matrix {
+        guard x.rows == rows else {
+            throw .dimensionMismatch(operation: "Float32Matrix.transposedProduct", detail: "transpose of \(rows) x \(columns) times \(x.rows) x \(x.columns)")
+        }
+        var out = Matrix(rows: columns, columns: x.columns)
+        let (n, m, c, lvl) = (rows, columns, x.columns, level?.rawValue ?? -1)
+        if n == 0 || m == 0 || c == 0 { return out }
+        elements.withUnsafeBufferPointer { pa in
+            x.withUnsafeBufferPointer { px in
+                out.withUnsafeMutableBufferPointer { po in
+                    let ap = KernelFloatPointer(base: pa.baseAddress!), xp = KernelConstPointer(base: px.baseAddress!)
+                    let op = KernelPointer(base: po.baseAddress!)
+                    KernelThreads.forEachPart(of: m, parts: min(threads, m / 64)) { r in
+                        muso_panel_tn_f32(lvl, n, r.count, c, ap.base + r.lowerBound * n, n, xp.base, n,
+                                          op.base + r.lowerBound, m)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// A Y (rows x c) for Y (columns x c): the panel kernel on float32 input
+    /// (`muso_panel_nn_f32`), the rows of A split over the cores.
+    /// - Throws: `dimensionMismatch` unless Y has `columns` rows.
+    /// - Complexity: 2 rows columns c flops.
+    public func product(_ y: Matrix) throws(LinearAlgebraError) -> Matrix {
+        try product(y, level: nil, threads: KernelThreads.count)
+    }
+
+    /// `product(_:)` at an instruction-set level and thread count.
+    package func product(_ y: Matrix, level: KernelLevel?, threads: Int) throws(LinearAlgebraError) -> Matrix {
+        guard y.rows == columns else {
+            throw .dimensionMismatch(operation: "Float32Matrix.product", detail: "\(rows) x \(columns) times \(y.rows) x \(y.columns)")
+        }
+        var out = Matrix(rows: rows, columns: y.columns)
+        let (n, m, c, lvl) = (rows, columns, y.columns, level?.rawValue ?? -1)
+        if n == 0 || m == 0 || c == 0 { return out }
+        elements.withUnsafeBufferPointer { pa in
+            y.withUnsafeBufferPointer { py in
+                out.withUnsafeMutableBufferPointer { po in
+                    let ap = KernelFloatPointer(base: pa.baseAddress!), yp = KernelConstPointer(base: py.baseAddress!)
+                    let op = KernelPointer(base: po.baseAddress!)
+                    // Row ranges in multiples of 32 (the kernel's register block).
+                    let parts = min(threads, max(1, n / 256))
+                    let size = ((n + parts - 1) / parts + 31) / 32 * 32
+                    KernelThreads.forEachPart(of: (n + size - 1) / size, parts: parts) { blocks in
+                        let lo = blocks.lowerBound * size, hi = min(n, blocks.upperBound * size)
+                        if lo < hi {
+                            muso_panel_nn_f32(lvl, hi - lo, m, c, ap.base + lo, n, yp.base, m, op.base + lo, n)
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// K += A[:, J] A[:, J]^T over column blocks J of `blockSize` (lower
+    /// triangle; rows x rows): each block widened to double, then `dsyrk`.
+    /// - Throws: `dimensionMismatch` unless K is rows x rows.
+    /// - Complexity: rows^2 columns flops; memory rows x blockSize doubles.
+    public func addGram(into k: inout Matrix, blockSize: Int = 1024,
+                        afterBlock: (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws(LinearAlgebraError) {
+        guard k.rows == rows, k.columns == rows else {
+            throw .dimensionMismatch(operation: "Float32Matrix.addGram", detail: "\(k.rows) x \(k.columns) for \(rows) rows")
+        }
+        let step = max(1, blockSize), total = (columns + step - 1) / step
+        for (done, lo) in stride(from: 0, to: columns, by: step).enumerated() {
+            try k.addGram(of: widenedColumns(lo..<min(columns, lo + step)))
+            afterBlock(done + 1, total)
+        }
+    }
+}
+
+/// A float32 base pointer handed to the kernels' worker closures.
+struct KernelFloatPointer: @unchecked Sendable {
+    let base: UnsafePointer<Float>
+}

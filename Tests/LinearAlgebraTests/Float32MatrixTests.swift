@@ -1,0 +1,63 @@
+import Testing
+@testable import LinearAlgebra
+import TestSupport
+
+@Suite("Float32 storage, double arithmetic")
+struct Float32MatrixTests {
+    /// The double matrix of the float32-rounded entries: the oracle every
+    /// float32 product is compared with (double BLAS on the same values).
+    static func rounded(_ a: Matrix) -> Matrix {
+        Matrix(rows: a.rows, columns: a.columns) { i, j in Double(Float(a[i, j])) }
+    }
+
+    @Test("entries are the float32 roundings; rows and columns widen exactly")
+    func rounding() throws {
+        let a = Fixtures.gaussian(37, 11, seed: 3)
+        let f = try Float32Matrix(rounding: a)
+        let r = Self.rounded(a)
+        #expect(f.widened == r)
+        #expect(try f.widenedRows([5, 0, 36, 5]) == r.selectingRows([5, 0, 36, 5]))
+        #expect(f.widenedColumns(3..<9) == (try r.selectingColumns(3..<9)))
+        #expect(try f.selectingRows([2, 30]).widened == r.selectingRows([2, 30]))
+        // The rounding really happened: the matrix differs from a in the 8th digit.
+        #expect(try Matrix.relativeDistance(r, a) > 1e-9)
+        #expect(f.byteCount == 37 * 11 * 4)
+        let blocks = try Float32Matrix(rows: 37, columns: 11, blocks: [(5..<11, try Float32Matrix(rounding: a.selectingColumns(5..<11))),
+                                                                       (0..<5, try Float32Matrix(rounding: a.selectingColumns(0..<5)))])
+        #expect(blocks.widened == r)
+        #expect(errorMessage { _ = try Float32Matrix(rows: 37, columns: 11, blocks: [(0..<5, try Float32Matrix(rounding: a.selectingColumns(0..<5)))]) }
+            .contains("cover 5 of 11"))
+    }
+
+    @Test("an entry beyond float32's range is refused, naming its place")
+    func overflow() throws {
+        var a = Fixtures.gaussian(4, 3, seed: 1)
+        a[2, 1] = 1e39
+        #expect(errorMessage { _ = try Float32Matrix(rounding: a) }.contains("row 2"))
+    }
+
+    @Test("A^T X and A Y on float32 input equal double BLAS on the rounded matrix, at every level and 1-3 threads",
+          arguments: [(1000, 300, 1), (1000, 300, 10), (777, 129, 3), (64, 5, 17)])
+    func products(rows: Int, columns: Int, c: Int) throws {
+        let a = Fixtures.gaussian(rows, columns, seed: 9)
+        let f = try Float32Matrix(rounding: a), r = Self.rounded(a)
+        let x = Fixtures.gaussian(rows, c, seed: 10), y = Fixtures.gaussian(columns, c, seed: 11)
+        let tn = try Matrix.product(r, x, transposingFirst: true), nn = try Matrix.product(r, y)
+        for level in KernelLevel.allCases where level <= .best {
+            for threads in [1, 2, 3] {
+                #expect(try Matrix.relativeDistance(f.transposedProduct(x, level: level, threads: threads), tn) < 1e-14,
+                        "tn, level \(level.name), \(threads) threads")
+                #expect(try Matrix.relativeDistance(f.product(y, level: level, threads: threads), nn) < 1e-14,
+                        "nn, level \(level.name), \(threads) threads")
+            }
+        }
+        var k = Matrix(rows: rows, columns: rows)
+        try f.addGram(into: &k, blockSize: 64)
+        var expected = Matrix(rows: rows, columns: rows)
+        try expected.addGram(of: r)
+        k.symmetrizeFromLower()
+        expected.symmetrizeFromLower()
+        #expect(try Matrix.relativeDistance(k, expected) < 1e-14)
+        #expect(errorMessage { _ = try f.product(x) }.contains("times"))
+    }
+}
