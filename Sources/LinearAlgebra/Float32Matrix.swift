@@ -37,31 +37,48 @@ public struct Float32Matrix: Sendable {
         }
     }
 
-    /// A rows x columns matrix assembled from float32 column blocks (each
-    /// rows x |J|), so that a large matrix is never held in double: `blocks`
-    /// must cover 0..<columns exactly, in any order.
-    /// - Throws: `dimensionMismatch` for a block of the wrong shape, outside
-    ///   the columns, or blocks that do not cover them once.
-    public init(rows: Int, columns: Int, blocks: [(columns: Range<Int>, block: Float32Matrix)]) throws(LinearAlgebraError) {
+    /// A rows x columns matrix filled column block by column block: `block`
+    /// returns the double columns J (rows x |J|, J consecutive ranges of
+    /// `blockSize` from 0), each rounded straight into place, so a large
+    /// matrix is never held in double beyond one block.
+    /// - Throws: what `block` throws; `dimensionMismatch` for a block of the
+    ///   wrong shape; `nonFinite` as `init(rounding:)`.
+    /// - Complexity: O(rows columns) plus the blocks.
+    public init(rows: Int, columns: Int, blockSize: Int, block: (Range<Int>) throws -> Matrix) throws {
         self.rows = rows
         self.columns = columns
-        var out = [Float](repeating: 0, count: rows * columns)
-        var covered = 0
-        for (range, block) in blocks {
-            guard range.lowerBound >= 0, range.upperBound <= columns, block.rows == rows, block.columns == range.count else {
-                throw .dimensionMismatch(operation: "Float32Matrix(blocks:)", detail: "block \(block.rows) x \(block.columns) for columns \(range) of \(rows) x \(columns)")
-            }
-            out.withUnsafeMutableBufferPointer { p in
-                block.elements.withUnsafeBufferPointer { b in
-                    (p.baseAddress! + range.lowerBound * rows).update(from: b.baseAddress!, count: b.count)
+        let step = max(1, blockSize)
+        var failure: Error?
+        elements = Array(unsafeUninitializedCapacity: rows * columns) { buffer, count in
+            count = 0
+            do {
+                for lo in stride(from: 0, to: columns, by: step) {
+                    let range = lo..<min(columns, lo + step)
+                    let b = try block(range)
+                    guard b.rows == rows, b.columns == range.count else {
+                        throw LinearAlgebraError.dimensionMismatch(operation: "Float32Matrix(blockSize:block:)",
+                                                                   detail: "block \(b.rows) x \(b.columns) for columns \(range) of \(rows) x \(columns)")
+                    }
+                    var bad: Int?
+                    b.withUnsafeBufferPointer { p in
+                        let base = lo * rows
+                        for i in 0..<p.count {
+                            let f = Float(p[i])
+                            if !f.isFinite && bad == nil { bad = i }
+                            buffer[base + i] = f
+                        }
+                    }
+                    count = (lo + range.count) * rows
+                    if let bad {
+                        throw LinearAlgebraError.nonFinite(operation: "Float32Matrix(blockSize:block:)", row: bad % max(rows, 1),
+                                                           column: lo + bad / max(rows, 1))
+                    }
                 }
+            } catch {
+                failure = error
             }
-            covered += range.count
         }
-        guard covered == columns else {
-            throw .dimensionMismatch(operation: "Float32Matrix(blocks:)", detail: "the blocks cover \(covered) of \(columns) columns")
-        }
-        elements = out
+        if let failure { throw failure }
     }
 
     /// The entry at row i, column j, widened to double.
@@ -198,9 +215,18 @@ public struct Float32Matrix: Sendable {
         guard k.rows == rows, k.columns == rows else {
             throw .dimensionMismatch(operation: "Float32Matrix.addGram", detail: "\(k.rows) x \(k.columns) for \(rows) rows")
         }
-        let step = max(1, blockSize), total = (columns + step - 1) / step
+        let step = max(1, min(blockSize, columns)), total = (columns + step - 1) / step
+        // One double buffer for every block (no fresh pages per block).
+        var buffer = Matrix(rows: rows, columns: step)
         for (done, lo) in stride(from: 0, to: columns, by: step).enumerated() {
-            try k.addGram(of: widenedColumns(lo..<min(columns, lo + step)))
+            let width = min(step, columns - lo)
+            elements.withUnsafeBufferPointer { p in
+                buffer.withUnsafeMutableBufferPointer { b in
+                    let base = lo * rows
+                    for i in 0..<(rows * width) { b[i] = Double(p[base + i]) }
+                }
+            }
+            try k.addGram(of: buffer, columns: 0..<width)
             afterBlock(done + 1, total)
         }
     }

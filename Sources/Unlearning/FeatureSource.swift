@@ -161,11 +161,18 @@ public struct FeatureSource: Sendable {
         let all = Array(0..<sampleCount)
         let held: Held
         if featureStorage == .float32 {
-            var blocks: [(columns: Range<Int>, block: Float32Matrix)] = []
-            try forEachColumnBlock(rows: all, progress: WorkProgress.isObserved ? "features Phi (\(sampleCount) x \(featureCount), float32)" : nil) { cols, block in
-                blocks.append((cols, try Float32Matrix(rounding: block)))
-            }
-            held = .single(try Float32Matrix(rows: sampleCount, columns: featureCount, blocks: blocks))
+            // Each double block rounded straight into the float32 matrix.
+            let task = "features Phi (\(sampleCount) x \(featureCount), float32)"
+            let total = (featureCount + max(1, blockSize) - 1) / max(1, blockSize)
+            var done = 0
+            WorkProgress.report(task, completed: 0, total: total, unit: "blocks")
+            held = .single(try Float32Matrix(rows: sampleCount, columns: featureCount, blockSize: blockSize) { cols in
+                defer { done += 1; WorkProgress.report(task, completed: done, total: total, unit: "blocks") }
+                switch storage {
+                case let .generated(map, inputs): return try map.features(of: inputs, columns: cols)
+                default: return try block(columns: cols)
+                }
+            })
         } else if WorkProgress.isObserved {
             var phi = Matrix(rows: sampleCount, columns: featureCount)
             // Block by block, so that the generation can be followed.

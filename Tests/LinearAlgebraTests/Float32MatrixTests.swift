@@ -22,11 +22,9 @@ struct Float32MatrixTests {
         // The rounding really happened: the matrix differs from a in the 8th digit.
         #expect(try Matrix.relativeDistance(r, a) > 1e-9)
         #expect(f.byteCount == 37 * 11 * 4)
-        let blocks = try Float32Matrix(rows: 37, columns: 11, blocks: [(5..<11, try Float32Matrix(rounding: a.selectingColumns(5..<11))),
-                                                                       (0..<5, try Float32Matrix(rounding: a.selectingColumns(0..<5)))])
+        let blocks = try Float32Matrix(rows: 37, columns: 11, blockSize: 4) { cols in try a.selectingColumns(cols) }
         #expect(blocks.widened == r)
-        #expect(errorMessage { _ = try Float32Matrix(rows: 37, columns: 11, blocks: [(0..<5, try Float32Matrix(rounding: a.selectingColumns(0..<5)))]) }
-            .contains("cover 5 of 11"))
+        #expect(errorMessage { _ = try Float32Matrix(rows: 37, columns: 11, blockSize: 4) { _ in a } }.contains("block 37 x 11 for columns 0..<4"))
     }
 
     @Test("an entry beyond float32's range is refused, naming its place")
@@ -34,6 +32,7 @@ struct Float32MatrixTests {
         var a = Fixtures.gaussian(4, 3, seed: 1)
         a[2, 1] = 1e39
         #expect(errorMessage { _ = try Float32Matrix(rounding: a) }.contains("row 2"))
+        #expect(errorMessage { _ = try Float32Matrix(rows: 4, columns: 3, blockSize: 2) { cols in try a.selectingColumns(cols) } }.contains("row 2"))
     }
 
     @Test("A^T X and A Y on float32 input equal double BLAS on the rounded matrix, at every level and 1-3 threads",

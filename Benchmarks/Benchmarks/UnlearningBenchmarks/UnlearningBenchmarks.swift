@@ -21,6 +21,8 @@ struct Problem: @unchecked Sendable {
     let phi: FeatureSource
     let gram: Matrix
     let model: MinNormModel
+    /// The same model on features stored in float32.
+    let singleModel: MinNormModel
     /// T = Y - Phi theta0, what the cached-Gram retraining solves for.
     let offsets: Matrix
     let ids: [Int]
@@ -37,7 +39,10 @@ struct Problem: @unchecked Sendable {
         var order = Array(0..<n)
         order.shuffle(using: &g)
         let offsets = try! y - phi.apply(rows: Array(0..<n), to: theta0)
-        return Problem(x: data.inputs, y: y, map: map, theta0: theta0, phi: phi, gram: gram, model: model, offsets: offsets, ids: order)
+        let single = try! FeatureSource.generated(by: map, inputs: data.inputs).storing(.float32).materialize()
+        let singleModel = try! MinNormModel(features: single, targets: y, initialParameters: theta0, form: .dual)
+        return Problem(x: data.inputs, y: y, map: map, theta0: theta0, phi: phi, gram: gram, model: model, singleModel: singleModel,
+                       offsets: offsets, ids: order)
     }()
 }
 
@@ -79,11 +84,13 @@ let benchmarks: @Sendable () -> Void = {
         let source = try FeatureSource.generated(by: p.map, inputs: p.x.selectingRows(keep)).materialize()
         blackHole(try MinNormModel(features: source, targets: p.y.selectingRows(keep), initialParameters: p.theta0, form: .dual))
     }
-    Benchmark("RetrainCachedGram_k1") { _ in
-        let keep = Array(p.ids.dropFirst()).sorted()
-        let f = try Cholesky(factoring: p.gram.principalSubmatrix(keep))
-        let a = try f.solve(p.offsets.selectingRows(keep))
-        blackHole(try p.phi.applyTransposed(rows: keep, to: a))
+    for k in [1, 100] {
+        Benchmark("RetrainCachedGram_k\(k)") { _ in
+            let keep = Array(p.ids.dropFirst(k)).sorted()
+            let f = try Cholesky(factoring: p.gram.principalSubmatrix(keep))
+            let a = try f.solve(p.offsets.selectingRows(keep))
+            blackHole(try p.phi.applyTransposed(rows: keep, to: a))
+        }
     }
     for k in [1, 10, 100] {
         Benchmark("Unlearn_k\(k)") { benchmark in
@@ -92,6 +99,19 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.startMeasurement()
             blackHole(try model.forget(ids: Array(p.ids.prefix(k))))
         }
+    }
+    // Features held in float32 (arithmetic in double): the fit and a request.
+    for storage in FeatureStorage.allCases {
+        Benchmark("Fit_\(storage.rawValue)") { _ in
+            let source = try FeatureSource.generated(by: p.map, inputs: p.x).storing(storage).materialize()
+            blackHole(try MinNormModel(features: source, targets: p.y, initialParameters: p.theta0, form: .dual))
+        }
+    }
+    Benchmark("Unlearn_k10_float32") { benchmark in
+        var model = p.singleModel
+        model.makeStorageUnique()
+        benchmark.startMeasurement()
+        blackHole(try model.forget(ids: Array(p.ids.prefix(10))))
     }
     Benchmark("MusoLabels_k10") { _ in
         blackHole(try p.model.optimalLabels(forgetting: Array(p.ids.prefix(10))))
