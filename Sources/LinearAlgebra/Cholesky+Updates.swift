@@ -6,15 +6,20 @@ extension Cholesky {
     /// How `delete(indices:)` re-triangularises the factor.
     public enum DeletionMethod: Sendable {
         /// Givens rotations for up to `givensLimit` (19) indices, the blocked
-        /// LQ from 20 on (measured at n = 8000, sums over 3 random index
-        /// sets: k = 1 0.025 s against 0.099 s, k = 16 0.57 s against
-        /// 0.92 s, k = 24 0.79 s against 0.73 s).
+        /// LQ from 20 on. Measured on this tree (random positions, medians
+        /// of 3, a shared 2-core machine): n = 8000: k = 16 Givens 0.26 s,
+        /// rank update 0.37 s, LQ 0.44 s; k = 24 0.59 / 0.53 / 0.48 s; k = 32
+        /// 0.97 / 0.77 / 0.41 s; n = 2000: Givens the fastest up to k = 32
+        /// (0.019 s against 0.039 / 0.052 s), the factor being in cache.
         case automatic
         /// One sweep of Givens rotations per index: O(n^2) memory-bound work
         /// per index, so O(n^2 k) with k passes over the factor.
         case givens
-        /// One blocked LQ of the trailing part (`dtplqt`): ~2 k m^2 flops,
-        /// m the order after the first deleted index, in one GEMM-rich pass.
+        /// One blocked LQ of the trailing part, row panel by row panel, each
+        /// with only the deleted columns that reach it (`dtplqt` on the
+        /// panel, its block reflector applied below by GEMMs): ~(2/3) k m^2
+        /// flops for evenly spread positions (at most 2 k m^2), m the order
+        /// after the first deleted index.
         case blockedLQ
         /// The same trailing block reduced by Givens rotations as a rank-k
         /// update, column panel by column panel: each panel's rotations (k
@@ -22,13 +27,10 @@ extension Cholesky {
         /// (`muso_rank_update_rows`), so the trailing triangle is read and
         /// written once and the k deleted columns once per panel, instead
         /// of k passes over the factor. At most `rankUpdateLimit` indices
-        /// (more go to the blocked LQ). Not chosen by `.automatic` yet: at
-        /// n = 8000 (one timing each, medians of 3, a noisy machine) it took
-        /// 0.18 / 0.21 / 0.29 s for k = 10 / 19 / 32 against Givens' 0.20 /
-        /// 0.37 / 0.45 s and the LQ's 0.35 / 0.34 / 0.45 s, but 0.036 /
-        /// 0.14 s for k = 2 / 5 against Givens' 0.026 / 0.09 s, and at
-        /// n = 4000 it was level with both; the crossover is to be measured
-        /// in `muso bench`.
+        /// (more go to the blocked LQ). Not chosen by `.automatic`: it is
+        /// the fastest of the three nowhere consistently (see `automatic`;
+        /// at n = 8000, k = 10 it took 0.12-0.25 s against Givens'
+        /// 0.17-0.20 s and the LQ's 0.22-0.25 s in different runs).
         case rankUpdate
     }
 
@@ -46,7 +48,8 @@ extension Cholesky {
     ///   row i >= j; rotations of columns (i, i+1) zero them. Indices are
     ///   removed from the largest down so the others keep their positions.
     /// - `blockedLQ`: the trailing block [A B] (A lower triangular, B the
-    ///   deleted columns) is reduced by LAPACK `dtplqt` (Householder
+    ///   deleted columns) is reduced row panel by row panel, each with the
+    ///   deleted columns active in it, by LAPACK `dtplqt` (Householder
     ///   reflectors in compact-WY panels), then columns whose diagonal came
     ///   out negative are negated (L D D L^T = L L^T for D = diag(+-1)).
     /// Both are backward stable (orthogonal transformations only).
@@ -60,7 +63,8 @@ extension Cholesky {
     ///   an exactly zero pair (only possible for a singular K).
     /// - Complexity: with j the smallest index and m = n - j: `givens`
     ///   O(n m + m^2) memory-bound per index; `blockedLQ` O(n m) data movement
-    ///   plus ~2 k m^2 flops at level-3 speed. No refactorisation (n^3 / 3).
+    ///   plus ~(2/3) k m^2 flops (positions spread evenly; at most 2 k m^2) at
+    ///   level-3 speed. No refactorisation (n^3 / 3).
     public mutating func delete(indices: some Collection<Int>,
                                 method: DeletionMethod = .automatic) throws(LinearAlgebraError) {
         let sorted = indices.sorted(by: >)

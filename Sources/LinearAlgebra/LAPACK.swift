@@ -107,23 +107,3 @@ func dtplqt(m: Int, n: Int, l: Int, mb: Int, a: UnsafeMutablePointer<Double>, ld
     if info != 0 { throw .lapack(routine: r, info: Int(info)) }
 }
 
-/// Applies the block reflector of one `dtplqt` row panel from the right to
-/// the rows below it (`dtprfb` with side R, no transpose, forward, rowwise;
-/// `LAPACKE_dtprfb_work`, column-major, so no copies): with V the panel's
-/// reflectors (k x n, in the panel's rows of B) and T its k x k factor,
-/// [A B] <- [A B] Q^T for A (m x k, the panel's columns) and B (m x n).
-/// - Complexity: 4 m n k + m k^2 flops (two GEMMs and a TRMM); `work` holds
-///   m x k.
-func dtprfbRowwise(m: Int, n: Int, k: Int, v: UnsafePointer<Double>, ldv: Int, t: UnsafePointer<Double>, ldt: Int,
-                   a: UnsafeMutablePointer<Double>, lda: Int, b: UnsafeMutablePointer<Double>, ldb: Int,
-                   work: UnsafeMutablePointer<Double>) throws(LinearAlgebraError) {
-    let r = "dtprfb"
-    let (m32, n32, k32) = (try blasInt(m, r), try blasInt(n, r), try blasInt(k, r))
-    let (lv, lt, la, lb, lw) = (try blasInt(max(ldv, 1), r), try blasInt(max(ldt, 1), r), try blasInt(max(lda, 1), r),
-                                try blasInt(max(ldb, 1), r), try blasInt(max(m, 1), r))
-    if m == 0 || n == 0 || k == 0 { return }
-    func ch(_ s: String) -> CChar { CChar(UInt8(ascii: s.unicodeScalars.first!)) }
-    let info = LAPACKE_dtprfb_work(LAPACK_COL_MAJOR, ch("R"), ch("N"), ch("F"), ch("R"), m32, n32, k32, 0,
-                                   v, lv, t, lt, a, la, b, lb, work, lw)
-    if info != 0 { throw .lapack(routine: r, info: Int(info)) }
-}
