@@ -147,7 +147,7 @@ public struct Cholesky: Sendable {
     /// K^{-1} E_F = K^{-1}[F, F].
     /// - Throws: `invalidArgument` for a position outside 0..<order.
     /// - Complexity: sum over groups of (n - min of the group)^2 g flops:
-    ///   ~n^2 k / 3 + n^2 g / 2 for positions spread evenly (g = 64).
+    ///   ~n^2 k / 3 + n^2 g / 2 for positions spread evenly.
     public func forwardColumns(_ indices: [Int]) throws(LinearAlgebraError) -> Matrix {
         if let bad = indices.first(where: { $0 < 0 || $0 >= order }) {
             throw .invalidArgument(operation: "Cholesky.forwardColumns", detail: "index \(bad) out of 0..<\(order)")
@@ -211,12 +211,8 @@ public struct Cholesky: Sendable {
     }
 
     /// Columns per `dtrsm` group of `forwardColumns` beyond
-    /// `blockedSolveColumns`: fewer, larger calls than 32 (each call has a
-    /// fixed cost that dominates at small n), at the price of solving part
-    /// of each group from its first position (measured, medians of 5 on a
-    /// loaded machine: n = 1000, k = 100: 0.016 s against 0.024 s with 32;
-    /// n = 8000, k = 100: 0.19 s against 0.21 s; one call for all k: 0.24 s).
-    static let forwardGroup = 64
+    /// `blockedSolveColumns`.
+    static let forwardGroup = 32
 
     /// Up to this many columns (and from this order on) `inverseColumns`
     /// solves with the blocked panel kernels on every core
