@@ -90,6 +90,17 @@ public struct MUSONetwork: Sendable {
     /// unseen ones. The subset S is still redrawn and the ridge still follows
     /// the schedule each round; the features no longer drift between rounds.
     public var relabelNetwork: MLP? = nil
+    /// The weight of each relabeled forgotten sample's loss in the
+    /// fine-tuning, retained samples weighing 1 (the loss is the weighted
+    /// sum over a mini-batch divided by its size). 1 (the paper): every
+    /// sample alike. A hard label trained at full weight makes the network
+    /// more confident on the forgotten samples than a retrained network is
+    /// on samples it never saw (forgetting one class, docs/networks.md: the
+    /// mean entropy of its predictions on them falls below the retrained
+    /// network's, and the membership attack calls more of them members);
+    /// below 1 the relabels steer the predictions with less pull on their
+    /// confidence. Must be positive and finite.
+    public var forgetWeight: Double = 1
     public var seed: UInt64
 
     public init(rounds: Int = 2, subsampleRatio: Double = 0.5, ridge: Double = 1e-6, ridgeMax: Double = 1e-2,
@@ -156,6 +167,9 @@ public struct MUSONetwork: Sendable {
         guard ridge >= 0, ridgeMax >= 0, ridge.isFinite, ridgeMax.isFinite else {
             throw UnlearningError.invalidArgument("MUSO's ridge schedule needs finite ridges >= 0, got \(ridge) .. \(ridgeMax)")
         }
+        guard forgetWeight > 0, forgetWeight.isFinite else {
+            throw UnlearningError.invalidArgument("MUSO's forget weight must be positive and finite, got \(forgetWeight)")
+        }
         var g = SeededGenerator(seed: seed)
         var history: [[Int]] = []
         let combined = changedLabelsOnly ? retainInputs : try stack(retainInputs, forgetInputs)
@@ -165,13 +179,17 @@ public struct MUSONetwork: Sendable {
             history.append(labels)
             var config = fineTune
             config.seed = fineTune.seed &+ UInt64(round)
+            func weights(_ forgotten: Int) -> [Double]? {
+                forgetWeight == 1 ? nil : [Double](repeating: 1, count: retainInputs.rows) + [Double](repeating: forgetWeight, count: forgotten)
+            }
             if changedLabelsOnly {
                 let current = try net.predict(forgetInputs)
                 let changed = labels.indices.filter { labels[$0] != current[$0] }
                 let inputs = try stack(retainInputs, forgetInputs.selectingRows(changed))
-                try net.train(inputs: inputs, labels: retainLabels + changed.map { labels[$0] }, configuration: config)
+                try net.train(inputs: inputs, labels: retainLabels + changed.map { labels[$0] }, configuration: config,
+                              sampleWeights: weights(changed.count))
             } else {
-                try net.train(inputs: combined, labels: retainLabels + labels, configuration: config)
+                try net.train(inputs: combined, labels: retainLabels + labels, configuration: config, sampleWeights: weights(labels.count))
             }
         }
         return history
@@ -198,11 +216,23 @@ public enum NetworkBaseline: String, Sendable, CaseIterable {
     /// (Amnesiac, "RL").
     case randomLabels = "random-labels"
     /// Random labels restricted to the weights with the largest forget-loss
-    /// gradient magnitude (SalUn, half of each layer's weights).
+    /// gradient magnitude (SalUn: the `saliencyShare` of each layer's weights).
     case salun = "salun"
 
+    /// Runs the baseline on `net` in place. `configuration.epochs` counts
+    /// passes over the data the method trains on: retained data (FT),
+    /// retained plus forgotten (RL, SalUn), the forget set alone (GA, so
+    /// ceil(k / batch) ascent steps per epoch). `saliencyShare` in (0, 1]
+    /// is the share of each layer's weights SalUn updates (ignored by the
+    /// others).
+    /// - Complexity: one epoch costs 6 n sum_l n_{l-1} n_l flops for the n
+    ///   samples it passes over; SalUn adds one forward and backward pass over
+    ///   the forget set and a sort of each layer's gradient magnitudes.
     public func run(_ net: inout MLP, retainInputs: Matrix, retainLabels: [Int], forgetInputs: Matrix, forgetLabels: [Int],
-                    classes: Int, configuration: TrainingConfiguration) throws {
+                    classes: Int, configuration: TrainingConfiguration, saliencyShare: Double = 0.5) throws {
+        guard saliencyShare > 0, saliencyShare <= 1 else {
+            throw UnlearningError.invalidArgument("SalUn's saliency share must be in (0, 1], got \(saliencyShare)")
+        }
         switch self {
         case .fineTune:
             try net.train(inputs: retainInputs, labels: retainLabels, configuration: configuration)
@@ -217,7 +247,7 @@ public enum NetworkBaseline: String, Sendable, CaseIterable {
                 return r
             }
             var mask: [Matrix]? = nil
-            if self == .salun { mask = try saliencyMask(net, inputs: forgetInputs, labels: forgetLabels, keep: 0.5) }
+            if self == .salun { mask = try saliencyMask(net, inputs: forgetInputs, labels: forgetLabels, keep: saliencyShare) }
             try net.train(inputs: try stack(retainInputs, forgetInputs), labels: retainLabels + wrong,
                           configuration: configuration, mask: mask)
         }

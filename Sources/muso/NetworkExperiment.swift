@@ -57,9 +57,11 @@ struct NetworkExperiment: ParsableCommand {
         labels; MUSO-LC is MUSO-L fine-tuning on the forgotten samples \
         whose label changed only; MUSO-LE is MUSO-LC with the relabel head \
         fitted on the features of an early checkpoint of the original training (--checkpoint-epoch) \
-        instead of the current network's. Every method but Retrain and Original picks its \
-        learning rate and epochs (rounds, for MUSO) from the same grid, by the smallest Avg.Gap to \
-        Retrain on the validation split (validation accuracy in place of test accuracy; validation \
+        instead of the current network's, and the relabeled samples' loss weighted (--le-weights). Every method but Retrain and Original picks its \
+        configuration from its own grid over its sensitive settings, every grid with the same number \
+        of configurations (FT, RL, MUSO: --grid-rates x --grid-epochs, rounds for MUSO; GA: \
+        --ga-rates x --ga-epochs over the forget set; SalUn: --salun-shares x --salun-epochs at \
+        --salun-rate; MUSO-LE: --grid-rates x --le-weights at --le-rounds), by the smallest Avg.Gap to Retrain on the validation split (validation accuracy in place of test accuracy; validation \
         samples as the attack's non-members); the chosen values are printed. Avg.Gap: mean absolute \
         difference to Retrain over test accuracy, forget accuracy and MIA (and, in the Avg.Gap(+ret) column, \
         also retain accuracy). MIA: the share of forgotten samples the entropy attack calls \
@@ -84,10 +86,24 @@ struct NetworkExperiment: ParsableCommand {
     var batchSize = 128
     @Option(help: "Adam learning rate of the original model and of Retrain.")
     var learningRate = 1e-3
-    @Option(help: "Learning-rate grid of the unlearning methods, comma-separated.")
+    @Option(help: "Learning-rate grid of FT, RL and the MUSO variants, comma-separated.")
     var gridRates = "1e-3,3e-4"
-    @Option(help: "Epoch grid of the unlearning methods (rounds for MUSO), comma-separated.")
+    @Option(help: "Epoch grid of FT and RL (rounds for the MUSO variants), comma-separated.")
     var gridEpochs = "1,2"
+    @Option(help: "GA: learning-rate grid, comma-separated.")
+    var gaRates = "1e-4,1e-5"
+    @Option(help: "GA: grid of epochs over the forget set (ceil(k / batch size) ascent steps each), comma-separated.")
+    var gaEpochs = "1,4"
+    @Option(help: "SalUn: grid of saliency shares (the share of each layer's weights it updates, in (0, 1]), comma-separated.")
+    var salunShares = "0.2,0.5"
+    @Option(help: "SalUn: epoch grid, comma-separated.")
+    var salunEpochs = "1,2"
+    @Option(help: "SalUn: learning rate.")
+    var salunRate = 1e-3
+    @Option(help: "MUSO-LE: grid of the relabeled forgotten samples' loss weights in the fine-tuning (retained samples weigh 1), comma-separated; its grid is --grid-rates x these at --le-rounds.")
+    var leWeights = "1,0.5"
+    @Option(help: "MUSO-LE: rounds.")
+    var leRounds = 1
     @Option(help: "MUSO: size of each relabel step's random retained subset, as a share of the head's feature count p (last hidden width + 1); below 1 keeps the head over-parameterized (at 1 or more the projection is the identity).")
     var subsample = 0.5
     @Option(help: "MUSO-L: the same share for the variant fitted to the retained labels; above 1 the head is a ridge regression of the one-hot labels on |S| > p samples (primal form).")
@@ -113,6 +129,44 @@ struct NetworkExperiment: ParsableCommand {
 
     static let allMethods = ["Retrain", "Original", "FT", "GA", "RL", "SalUn", "MUSO", "MUSO-L", "MUSO-LC", "MUSO-LE"]
 
+    /// One configuration of a method's grid: a learning rate, a budget
+    /// (epochs; GA: epochs over the forget set; MUSO: rounds) and, for SalUn,
+    /// the saliency share.
+    struct GridPoint: Equatable {
+        var rate: Double
+        var epochs: Int
+        var share: Double? = nil
+        /// MUSO-LE: the relabeled forgotten samples' loss weight.
+        var weight: Double? = nil
+
+        func label(method: String) -> String {
+            let budget = method.hasPrefix("MUSO") ? "rounds" : method == "GA" ? "forget-set epochs" : "epochs"
+            return "lr \(rate), \(budget) \(epochs)" + (share.map { ", share \($0)" } ?? "") + (weight.map { ", forget weight \($0)" } ?? "")
+        }
+    }
+
+    /// The grid a method's configuration is chosen from, each covering the
+    /// method's own sensitive settings: the learning rate and epochs (rounds)
+    /// for FT, RL and MUSO; the learning rate and the number of ascent steps
+    /// (epochs over the forget set) for GA; the saliency share and epochs for
+    /// SalUn at one learning rate; the learning rate and the relabeled
+    /// samples' loss weight for MUSO-LE at a fixed number of rounds.
+    /// `validate()` requires every method run to have the same number of
+    /// configurations.
+    func grid(for method: String) -> [GridPoint] {
+        func numbers<T: LosslessStringConvertible>(_ list: String) -> [T] { list.split(separator: ",").compactMap { T(String($0)) } }
+        switch method {
+        case "GA":
+            return (numbers(gaRates) as [Double]).flatMap { r in (numbers(gaEpochs) as [Int]).map { GridPoint(rate: r, epochs: $0) } }
+        case "SalUn":
+            return (numbers(salunShares) as [Double]).flatMap { sh in (numbers(salunEpochs) as [Int]).map { GridPoint(rate: salunRate, epochs: $0, share: sh) } }
+        case "MUSO-LE":
+            return (numbers(gridRates) as [Double]).flatMap { r in (numbers(leWeights) as [Double]).map { GridPoint(rate: r, epochs: leRounds, weight: $0) } }
+        default:
+            return (numbers(gridRates) as [Double]).flatMap { r in (numbers(gridEpochs) as [Int]).map { GridPoint(rate: r, epochs: $0) } }
+        }
+    }
+
     func validate() throws {
         for s in scenarios.split(separator: ",") where NetworkScenario(rawValue: String(s)) == nil {
             throw ValidationError("unknown scenario '\(s)' (choose from \(NetworkScenario.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -123,8 +177,23 @@ struct NetworkExperiment: ParsableCommand {
         guard ridge >= 0, ridgeMax >= 0, ridge.isFinite, ridgeMax.isFinite else { throw ValidationError("--ridge and --ridge-max must be finite and >= 0") }
         guard trainLimit > validation + 100, validation >= 100 else { throw ValidationError("--train-limit must exceed --validation + 100, and --validation be at least 100") }
         guard hidden.split(separator: ",").allSatisfy({ (Int($0) ?? 0) >= 1 }) else { throw ValidationError("--hidden takes positive widths, e.g. 512,256") }
-        guard gridRates.split(separator: ",").allSatisfy({ (Double($0) ?? 0) > 0 }), gridEpochs.split(separator: ",").allSatisfy({ (Int($0) ?? 0) >= 1 }) else {
-            throw ValidationError("--grid-rates takes positive numbers and --grid-epochs positive integers")
+        for (name, list) in [("--grid-rates", gridRates), ("--ga-rates", gaRates)] where !list.split(separator: ",").allSatisfy({ (Double($0) ?? 0) > 0 && Double($0)!.isFinite }) {
+            throw ValidationError("\(name) takes positive numbers")
+        }
+        for (name, list) in [("--grid-epochs", gridEpochs), ("--ga-epochs", gaEpochs), ("--salun-epochs", salunEpochs)] where !list.split(separator: ",").allSatisfy({ (Int($0) ?? 0) >= 1 }) {
+            throw ValidationError("\(name) takes positive integers")
+        }
+        guard salunShares.split(separator: ",").allSatisfy({ (Double($0) ?? 0) > 0 && Double($0)! <= 1 }) else {
+            throw ValidationError("--salun-shares takes numbers in (0, 1]")
+        }
+        guard salunRate > 0, salunRate.isFinite else { throw ValidationError("--salun-rate must be positive") }
+        guard leWeights.split(separator: ",").allSatisfy({ (Double($0) ?? 0) > 0 && Double($0)!.isFinite }), leRounds >= 1 else {
+            throw ValidationError("--le-weights takes positive numbers and --le-rounds a positive integer")
+        }
+        let sizes = Dictionary(grouping: methods.split(separator: ",").map(String.init), by: { grid(for: $0).count })
+        guard sizes.count <= 1 else {
+            throw ValidationError("every method's grid must have the same number of configurations, for a fair choice; got "
+                                  + sizes.sorted { $0.key < $1.key }.map { "\($0.key) for \($0.value.joined(separator: ", "))" }.joined(separator: "; "))
         }
         guard (1...epochs).contains(checkpointEpoch) else { throw ValidationError("--checkpoint-epoch must be between 1 and --epochs (\(epochs))") }
         guard seeds >= 1, firstSeed >= 0, epochs >= 1, batchSize >= 1, subsample > 0, subsample.isFinite, subsampleLabels > 0, subsampleLabels.isFinite, (0...9).contains(forgetClass) else {
@@ -135,8 +204,6 @@ struct NetworkExperiment: ParsableCommand {
     func run() throws {
         common.apply()
         let widths = [784] + hidden.split(separator: ",").map { Int($0)! } + [10]
-        let rates = gridRates.split(separator: ",").map { Double($0)! }
-        let epochGrid = gridEpochs.split(separator: ",").map { Int($0)! }
         let chosenMethods = methods.split(separator: ",").map(String.init)
         let chosenScenarios = scenarios.split(separator: ",").map { NetworkScenario(rawValue: String($0))! }
         var results: [String: [String: [NetworkRun]]] = [:]
@@ -156,7 +223,7 @@ struct NetworkExperiment: ParsableCommand {
             let val = try all.subset(validationRows), train = try all.subset(trainRows)
             let initial = try MLP(widths: widths, seed: s &+ 11)
             let baseConfig = TrainingConfiguration(epochs: epochs, batchSize: batchSize, optimizer: .adam, learningRate: learningRate, seed: s &+ 13)
-            Progress.report("seed \(seed + 1): training the original network (\(epochs) epochs on \(train.count) samples)")
+            Progress.report("seed \(seed) (\(seed - firstSeed + 1) of \(seeds)): training the original network (\(epochs) epochs on \(train.count) samples)")
             var original = initial
             var early = initial
             let (_, originalSeconds) = try timed {
@@ -199,7 +266,7 @@ struct NetworkExperiment: ParsableCommand {
                                       retainAccuracy: accuracy(SoftmaxCrossEntropy.predictions(lR), yR),
                                       mia: attack.memberShare(hF), efficacy: attack.efficacy(hF))
                 }
-                Progress.report("seed \(seed + 1), \(scenario.rawValue): Retrain")
+                Progress.report("seed \(seed) (\(seed - firstSeed + 1) of \(seeds)), \(scenario.rawValue): Retrain")
                 var retrained = initial
                 let (_, retrainSeconds) = try timed { try retrained.train(inputs: xR, labels: yR, configuration: baseConfig) }
                 let retrainVal = try measure(retrained, nonMembers: val)
@@ -210,32 +277,33 @@ struct NetworkExperiment: ParsableCommand {
                 let w0 = initial.head
                 for method in chosenMethods {
                     var best: (gap: Double, net: MLP, seconds: Double, label: String)?
-                    for rate in rates {
-                        for e in epochGrid {
-                            Progress.report("seed \(seed + 1), \(scenario.rawValue): \(method), lr \(rate), \(method.hasPrefix("MUSO") ? "rounds" : "epochs") \(e)")
-                            var net = original
-                            let config = TrainingConfiguration(epochs: e, batchSize: batchSize, optimizer: .adam, learningRate: rate, seed: s &+ 19)
-                            let (_, seconds) = try timed { () throws -> Void in
-                                switch method {
-                                case "FT": try NetworkBaseline.fineTune.run(&net, retainInputs: xR, retainLabels: yR, forgetInputs: xF, forgetLabels: yF, classes: 10, configuration: config)
-                                case "GA": try NetworkBaseline.gradientAscent.run(&net, retainInputs: xR, retainLabels: yR, forgetInputs: xF, forgetLabels: yF, classes: 10, configuration: config)
-                                case "RL": try NetworkBaseline.randomLabels.run(&net, retainInputs: xR, retainLabels: yR, forgetInputs: xF, forgetLabels: yF, classes: 10, configuration: config)
-                                case "SalUn": try NetworkBaseline.salun.run(&net, retainInputs: xR, retainLabels: yR, forgetInputs: xF, forgetLabels: yF, classes: 10, configuration: config)
-                                default:
-                                    var one = config
-                                    one.epochs = 1
-                                    var muso = MUSONetwork(rounds: e, subsampleRatio: method == "MUSO" ? subsample : subsampleLabels, ridge: ridge, ridgeMax: ridgeMax, fineTune: one, seed: s &+ 23)
-                                    muso.target = method == "MUSO" ? .currentHead : .retainedLabels
-                                    muso.changedLabelsOnly = method == "MUSO-LC" || method == "MUSO-LE"
-                                    if method == "MUSO-LE" { muso.relabelNetwork = early }
-                                    try muso.unlearn(&net, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF)
+                    for point in grid(for: method) {
+                        let label = point.label(method: method)
+                        Progress.report("seed \(seed) (\(seed - firstSeed + 1) of \(seeds)), \(scenario.rawValue): \(method), \(label)")
+                        var net = original
+                        let config = TrainingConfiguration(epochs: point.epochs, batchSize: batchSize, optimizer: .adam, learningRate: point.rate, seed: s &+ 19)
+                        let (_, seconds) = try timed { () throws -> Void in
+                            switch method {
+                            case "FT": try NetworkBaseline.fineTune.run(&net, retainInputs: xR, retainLabels: yR, forgetInputs: xF, forgetLabels: yF, classes: 10, configuration: config)
+                            case "GA": try NetworkBaseline.gradientAscent.run(&net, retainInputs: xR, retainLabels: yR, forgetInputs: xF, forgetLabels: yF, classes: 10, configuration: config)
+                            case "RL": try NetworkBaseline.randomLabels.run(&net, retainInputs: xR, retainLabels: yR, forgetInputs: xF, forgetLabels: yF, classes: 10, configuration: config)
+                            case "SalUn": try NetworkBaseline.salun.run(&net, retainInputs: xR, retainLabels: yR, forgetInputs: xF, forgetLabels: yF, classes: 10,
+                                                                        configuration: config, saliencyShare: point.share ?? 0.5)
+                            default:
+                                var one = config
+                                one.epochs = 1
+                                var muso = MUSONetwork(rounds: point.epochs, subsampleRatio: method == "MUSO" ? subsample : subsampleLabels, ridge: ridge, ridgeMax: ridgeMax, fineTune: one, seed: s &+ 23)
+                                muso.target = method == "MUSO" ? .currentHead : .retainedLabels
+                                muso.changedLabelsOnly = method == "MUSO-LC" || method == "MUSO-LE"
+                                if method == "MUSO-LE" {
+                                    muso.relabelNetwork = early
+                                    muso.forgetWeight = point.weight ?? 1
                                 }
-                            }
-                            let gap = try measure(net, nonMembers: val).gap(to: retrainVal, withRetain: false)
-                            if best == nil || gap < best!.gap {
-                                best = (gap, net, seconds, "lr \(rate), \(method.hasPrefix("MUSO") ? "rounds" : "epochs") \(e)")
+                                try muso.unlearn(&net, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF)
                             }
                         }
+                        let gap = try measure(net, nonMembers: val).gap(to: retrainVal, withRetain: false)
+                        if best == nil || gap < best!.gap { best = (gap, net, seconds, label) }
                     }
                     var chosen = try measure(best!.net, nonMembers: test)
                     chosen.seconds = best!.seconds

@@ -154,6 +154,10 @@ struct CommandLineTests {
         #expect(r.status != 0 && r.stderr.contains("unknown scenario 'random-5'"))
         r = try muso("experiment", "network", "--hidden", "512,0")
         #expect(r.status != 0 && r.stderr.contains("--hidden takes positive widths"))
+        r = try muso("experiment", "network", "--methods", "FT,SalUn", "--salun-shares", "0.3")
+        #expect(r.status != 0 && r.stderr.contains("same number of configurations") && r.stderr.contains("2 for SalUn; 4 for FT"), "\(r.stderr)")
+        r = try muso("experiment", "network", "--salun-shares", "0.5,1.5")
+        #expect(r.status != 0 && r.stderr.contains("--salun-shares takes numbers in (0, 1]"))
         r = try muso("demo", "-n", "100", "-k", "100")
         #expect(r.status != 0 && r.stderr.contains("--forget must be between 1 and N - 1"))
         r = try muso("inspect", dir + "/nothing.muso")
@@ -178,7 +182,7 @@ struct CommandLineTests {
             "evaluate": ["--test-limit", "--test-path", "--no-retrain", "--json"],
             "export": ["--to", "--include-factor", "--json"],
             "experiment linear": ["--scenarios", "--samples", "--features", "--seeds", "--epochs", "--forget-fraction", "--csv", "--json"],
-            "experiment network": ["--scenarios", "--train-limit", "--validation", "--hidden", "--epochs", "--grid-rates", "--grid-epochs", "--subsample", "--ridge", "--seeds", "--csv", "--json"],
+            "experiment network": ["--scenarios", "--train-limit", "--validation", "--hidden", "--epochs", "--grid-rates", "--grid-epochs", "--ga-rates", "--ga-epochs", "--salun-shares", "--salun-epochs", "--subsample", "--ridge", "--seeds", "--csv", "--json"],
             "bench": ["--sizes", "--ratios", "--forget", "--repeats", "--out", "--check", "--json"],
         ]
         for (command, options) in expectations {

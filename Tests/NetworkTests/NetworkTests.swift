@@ -273,6 +273,83 @@ struct HeadTests {
         #expect(all.weights != unlearned.weights)
     }
 
+    @Test("forget weight: a round weighs each relabeled forgotten sample's loss by w, retained samples by 1", arguments: [false, true])
+    func forgetWeight(changedOnly: Bool) throws {
+        let toy = try ToyProblem(samples: 90, inputs: 10, hidden: 24, classes: 3, forget: 15,
+                                 epochs: 8, batchSize: 10, learningRate: 0.01, seed: 40)
+        let (net, w0, xR, xF, yR) = (toy.net, toy.w0, toy.xR, toy.xF, toy.yR)
+        let fine = TrainingConfiguration(epochs: 1, batchSize: 10, optimizer: .adam, learningRate: 0.01, seed: 43)
+        var muso = MUSONetwork(rounds: 1, subsampleRatio: 2, ridge: 1e-3, ridgeMax: 1e-3, fineTune: fine, seed: 44)
+        muso.target = .retainedLabels
+        muso.changedLabelsOnly = changedOnly
+        muso.forgetWeight = 0.3
+        // The oracle: the same relabel, then an ordinary training call whose
+        // sample weights are 1 on the retained rows and 0.3 on the forgotten
+        // rows it trains on (the weighted loss is checked against finite
+        // differences in MLPTests).
+        var g1 = SeededGenerator(seed: 44)
+        let relabels = try muso.relabel(net, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF, ridge: 1e-3, generator: &g1)
+        let current = try net.predict(xF)
+        let used = changedOnly ? relabels.indices.filter { relabels[$0] != current[$0] } : Array(relabels.indices)
+        #expect(!used.isEmpty)
+        let rows = Matrix(rows: xR.rows + used.count, columns: 10) { i, j in i < xR.rows ? xR[i, j] : xF[used[i - xR.rows], j] }
+        var expected = net
+        try expected.train(inputs: rows, labels: yR + used.map { relabels[$0] }, configuration: fine,
+                           sampleWeights: [Double](repeating: 1, count: xR.rows) + [Double](repeating: 0.3, count: used.count))
+        var unlearned = net
+        try muso.unlearn(&unlearned, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF)
+        #expect(unlearned.weights == expected.weights && unlearned.biases == expected.biases)
+        // Weight 1 is the unweighted round: a different network.
+        muso.forgetWeight = 1
+        var plain = net
+        try muso.unlearn(&plain, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF)
+        #expect(plain.weights != unlearned.weights)
+        for bad in [0.0, -1, .infinity, .nan] {
+            muso.forgetWeight = bad
+            var n = net
+            #expect(errorMessage { try muso.unlearn(&n, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF) }.contains("forget weight"))
+        }
+    }
+
+    @Test("SalUn's mask: the given share of each layer's weights with the largest forget-loss gradient (finite differences), and only those move", arguments: [0.2, 0.5])
+    func saliencyShare(share: Double) throws {
+        let toy = try ToyProblem(samples: 60, inputs: 6, hidden: 8, classes: 3, forget: 12,
+                                 epochs: 5, batchSize: 10, learningRate: 0.01, seed: 50)
+        let net = toy.net
+        let yF = Array(toy.labels[..<12]), yR = toy.yR
+        let mask = try NetworkBaseline.salun.saliencyMask(net, inputs: toy.xF, labels: yF, keep: share)
+        func forgetLoss(_ n: MLP) throws -> Double { SoftmaxCrossEntropy.lossAndGradient(logits: try n.logits(toy.xF), labels: yF).loss }
+        var after = net
+        try NetworkBaseline.salun.run(&after, retainInputs: toy.xR, retainLabels: yR, forgetInputs: toy.xF, forgetLabels: yF, classes: 3,
+                                      configuration: TrainingConfiguration(epochs: 1, batchSize: 10, optimizer: .adam, learningRate: 0.01, seed: 51),
+                                      saliencyShare: share)
+        let h = 1e-6
+        for l in 0..<net.depth {
+            let count = net.weights[l].elements.count
+            let kept = Int(share * Double(count))
+            // |d loss_F / d w| by central differences, independent of backward().
+            let magnitudes = try (0..<count).map { k -> Double in
+                let (i, j) = (k % net.weights[l].rows, k / net.weights[l].rows)
+                var plus = net, minus = net
+                plus.weights[l][i, j] += h
+                minus.weights[l][i, j] -= h
+                return abs(try forgetLoss(plus) - forgetLoss(minus)) / (2 * h)
+            }
+            let inMask = (0..<count).filter { mask[l].elements[$0] == 1 }
+            #expect(inMask.count == kept, "layer \(l + 1): \(inMask.count) of \(count) kept, expected \(kept)")
+            let smallestIn = inMask.map { magnitudes[$0] }.min() ?? 0
+            let largestOut = (0..<count).filter { mask[l].elements[$0] == 0 }.map { magnitudes[$0] }.max() ?? 0
+            #expect(smallestIn >= largestOut - 1e-7 * max(1, largestOut), "layer \(l + 1): kept \(smallestIn) < dropped \(largestOut)")
+            for k in 0..<count where mask[l].elements[k] == 0 {
+                #expect(after.weights[l].elements[k] == net.weights[l].elements[k], "layer \(l + 1) weight \(k) moved outside the mask")
+            }
+            #expect(inMask.contains { after.weights[l].elements[$0] != net.weights[l].elements[$0] })
+        }
+        var n = net
+        #expect(errorMessage { try NetworkBaseline.salun.run(&n, retainInputs: toy.xR, retainLabels: yR, forgetInputs: toy.xF, forgetLabels: yF, classes: 3,
+                                                           configuration: TrainingConfiguration(epochs: 1), saliencyShare: 1.5) }.contains("saliency share"))
+    }
+
     @Test("ridge schedule: the half-cosine ramp from ridge to ridgeMax")
     func ridgeSchedule() throws {
         var muso = MUSONetwork(rounds: 1, ridge: 1e-6, ridgeMax: 1e-2, fineTune: TrainingConfiguration(epochs: 1))
