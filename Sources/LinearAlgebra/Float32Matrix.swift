@@ -108,28 +108,34 @@ public struct Float32Matrix: Sendable {
     /// The rows `indices` (any order, repeats allowed), widened to double.
     /// - Throws: `invalidArgument` for an index out of range.
     public func widenedRows(_ indices: [Int]) throws(LinearAlgebraError) -> Matrix {
-        if let bad = indices.first(where: { $0 < 0 || $0 >= rows }) {
-            throw .invalidArgument(operation: "Float32Matrix.widenedRows", detail: "row \(bad) out of 0..<\(rows)")
-        }
-        return Matrix(rows: indices.count, columns: columns) { buffer in
-            elements.withUnsafeBufferPointer { p in
-                for j in 0..<columns {
-                    for (k, i) in indices.enumerated() { buffer[k + j * indices.count] = Double(p[i + j * rows]) }
-                }
-            }
-        }
+        try checkRows(indices, operation: "Float32Matrix.widenedRows")
+        return Matrix(rows: indices.count, columns: columns) { buffer in gatherRows(indices, into: buffer) { Double($0) } }
     }
 
     /// The matrix of the rows `indices`, still in float32.
     public func selectingRows(_ indices: [Int]) throws(LinearAlgebraError) -> Float32Matrix {
-        if let bad = indices.first(where: { $0 < 0 || $0 >= rows }) {
-            throw .invalidArgument(operation: "Float32Matrix.selectingRows", detail: "row \(bad) out of 0..<\(rows)")
-        }
-        var out = [Float](repeating: 0, count: indices.count * columns)
-        elements.withUnsafeBufferPointer { p in
-            for j in 0..<columns { for (k, i) in indices.enumerated() { out[k + j * indices.count] = p[i + j * rows] } }
+        try checkRows(indices, operation: "Float32Matrix.selectingRows")
+        let out = [Float](unsafeUninitializedCapacity: indices.count * columns) { buffer, count in
+            gatherRows(indices, into: buffer) { $0 }
+            count = indices.count * columns
         }
         return Float32Matrix(rows: indices.count, columns: columns, elements: out)
+    }
+
+    private func checkRows(_ indices: [Int], operation: String) throws(LinearAlgebraError) {
+        if let bad = indices.first(where: { $0 < 0 || $0 >= rows }) {
+            throw .invalidArgument(operation: operation, detail: "row \(bad) out of 0..<\(rows)")
+        }
+    }
+
+    /// Writes rows `indices` (checked) column-major into `buffer`
+    /// (indices.count x columns), each entry through `convert`.
+    private func gatherRows<T>(_ indices: [Int], into buffer: UnsafeMutableBufferPointer<T>, _ convert: (Float) -> T) {
+        elements.withUnsafeBufferPointer { p in
+            for j in 0..<columns {
+                for (k, i) in indices.enumerated() { buffer[k + j * indices.count] = convert(p[i + j * rows]) }
+            }
+        }
     }
 
     private init(rows: Int, columns: Int, elements: [Float]) {
@@ -154,17 +160,9 @@ public struct Float32Matrix: Sendable {
         }
         var out = Matrix(rows: columns, columns: x.columns)
         let (n, m, c, lvl) = (rows, columns, x.columns, level?.rawValue ?? -1)
-        if n == 0 || m == 0 || c == 0 { return out }
-        elements.withUnsafeBufferPointer { pa in
-            x.withUnsafeBufferPointer { px in
-                out.withUnsafeMutableBufferPointer { po in
-                    let ap = KernelFloatPointer(base: pa.baseAddress!), xp = KernelConstPointer(base: px.baseAddress!)
-                    let op = KernelPointer(base: po.baseAddress!)
-                    KernelThreads.forEachPart(of: m, parts: min(threads, m / 64)) { r in
-                        muso_panel_tn_f32(lvl, n, r.count, c, ap.base + r.lowerBound * n, n, xp.base, n,
-                                          op.base + r.lowerBound, m)
-                    }
-                }
+        withKernelOperands(x, &out) { ap, xp, op in
+            KernelThreads.forEachColumnPanel(of: m, threads: threads) { r in
+                muso_panel_tn_f32(lvl, n, r.count, c, ap.base + r.lowerBound * n, n, xp.base, n, op.base + r.lowerBound, m)
             }
         }
         return out
@@ -185,25 +183,31 @@ public struct Float32Matrix: Sendable {
         }
         var out = Matrix(rows: rows, columns: y.columns)
         let (n, m, c, lvl) = (rows, columns, y.columns, level?.rawValue ?? -1)
-        if n == 0 || m == 0 || c == 0 { return out }
-        elements.withUnsafeBufferPointer { pa in
-            y.withUnsafeBufferPointer { py in
-                out.withUnsafeMutableBufferPointer { po in
-                    let ap = KernelFloatPointer(base: pa.baseAddress!), yp = KernelConstPointer(base: py.baseAddress!)
-                    let op = KernelPointer(base: po.baseAddress!)
-                    // Row ranges in multiples of 32 (the kernel's register block).
-                    let parts = min(threads, max(1, n / 256))
-                    let size = ((n + parts - 1) / parts + 31) / 32 * 32
-                    KernelThreads.forEachPart(of: (n + size - 1) / size, parts: parts) { blocks in
-                        let lo = blocks.lowerBound * size, hi = min(n, blocks.upperBound * size)
-                        if lo < hi {
-                            muso_panel_nn_f32(lvl, hi - lo, m, c, ap.base + lo, n, yp.base, m, op.base + lo, n)
-                        }
-                    }
-                }
+        withKernelOperands(y, &out) { ap, yp, op in
+            // Row ranges in multiples of 32 (the kernel's register block).
+            let parts = min(threads, max(1, n / 256))
+            let size = ((n + parts - 1) / parts + 31) / 32 * 32
+            KernelThreads.forEachPart(of: (n + size - 1) / size, parts: parts) { blocks in
+                let lo = blocks.lowerBound * size, hi = min(n, blocks.upperBound * size)
+                if lo < hi { muso_panel_nn_f32(lvl, hi - lo, m, c, ap.base + lo, n, yp.base, m, op.base + lo, n) }
             }
         }
         return out
+    }
+
+    /// Runs `body` with the kernels' pointers to this matrix, the double
+    /// operand and the output; nothing when any of them is empty (the
+    /// output, made by the caller, is then already the zero product).
+    private func withKernelOperands(_ operand: Matrix, _ out: inout Matrix,
+                                    _ body: (KernelFloatPointer, KernelConstPointer, KernelPointer) -> Void) {
+        if rows == 0 || columns == 0 || operand.columns == 0 { return }
+        elements.withUnsafeBufferPointer { pa in
+            operand.withUnsafeBufferPointer { px in
+                out.withUnsafeMutableBufferPointer { po in
+                    body(KernelFloatPointer(base: pa.baseAddress!), KernelConstPointer(base: px.baseAddress!), KernelPointer(base: po.baseAddress!))
+                }
+            }
+        }
     }
 
     /// K += A[:, J] A[:, J]^T over column blocks J of `blockSize` (lower

@@ -52,6 +52,13 @@ package enum KernelThreads {
         }
     }
 
+    /// Runs `body` on column panels of 0..<columns for a `tn` panel kernel
+    /// (C[:, J] = A[:, J]^T B): one part per thread but none narrower than
+    /// 64 columns, so each thread streams its own columns of A once.
+    package static func forEachColumnPanel(of columns: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        forEachPart(of: columns, parts: min(threads, columns / 64), body)
+    }
+
     /// Splits the columns 0..<n of a lower triangle into `parts` contiguous
     /// ranges holding about the same number of entries (column c holds
     /// n - c): boundary t sits at n (1 - sqrt(1 - t / parts)).

@@ -70,7 +70,7 @@ extension Matrix {
                 c.withUnsafeMutableBufferPointer { pc in
                     let ap = KernelConstPointer(base: pa.baseAddress!), bp = KernelConstPointer(base: pb.baseAddress!)
                     let cp = KernelPointer(base: pc.baseAddress!)
-                    KernelThreads.forEachPart(of: cols, parts: min(threads, cols / 64)) { r in
+                    KernelThreads.forEachColumnPanel(of: cols, threads: threads) { r in
                         muso_panel_tn(lvl, rows, r.count, nrhs, ap.base + r.lowerBound * rows, rows, bp.base, rows,
                                       cp.base + r.lowerBound, cols)
                     }

@@ -168,8 +168,13 @@ public struct FeatureSource: Sendable {
             WorkProgress.report(task, completed: 0, total: total, unit: "blocks")
             held = .single(try Float32Matrix(rows: sampleCount, columns: featureCount, blockSize: blockSize) { cols in
                 defer { done += 1; WorkProgress.report(task, completed: done, total: total, unit: "blocks") }
+                // The raw double block: the float32 matrix rounds it once (block(columns:) would round it first).
                 switch storage {
                 case let .generated(map, inputs): return try map.features(of: inputs, columns: cols)
+                case let .provided(provider):
+                    let raw = try provider.block(rows: all, columns: cols)
+                    try raw.requireFinite("the feature matrix (columns \(cols))")
+                    return raw
                 default: return try block(columns: cols)
                 }
             })

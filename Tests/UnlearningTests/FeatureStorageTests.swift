@@ -30,6 +30,33 @@ struct FeatureStorageTests {
         #expect(try model.distance(of: model.parameters(), toRetrained: unrounded) > 1e-8)
     }
 
+    /// A feature matrix read from elsewhere, block by block.
+    struct Blocks: FeatureBlockProvider {
+        let phi: Matrix
+        var rowCount: Int { phi.rows }
+        var columnCount: Int { phi.columns }
+        func block(rows: [Int], columns: Range<Int>) throws -> Matrix {
+            try phi.selectingRows(rows).selectingColumns(columns)
+        }
+    }
+
+    @Test("a provided matrix held in float32: each entry is the float32 rounding of the provider's, and a non-finite block is refused by its columns")
+    func providedMaterialized() throws {
+        let p = try SyntheticProblem(samples: 30, features: 70, seed: 9)
+        let phi = try p.phi()
+        var source = try FeatureSource.provided(by: Blocks(phi: phi)).storing(.float32)
+        source.blockSize = 16
+        let held = try source.materialize()
+        #expect(held.heldBytes == 30 * 70 * 4)
+        let rows = Array(0..<30)
+        #expect(try held.rows(rows) == Matrix(rows: 30, columns: 70) { i, j in Double(Float(phi[i, j])) })
+        var bad = phi
+        bad[4, 50] = .infinity
+        var broken = try FeatureSource.provided(by: Blocks(phi: bad)).storing(.float32)
+        broken.blockSize = 16
+        #expect(errorMessage { _ = try broken.materialize() }.contains("columns 48..<64"))
+    }
+
     @Test("rounding cannot be undone: float32 features refuse to become float64 again")
     func oneWay() throws {
         let p = try SyntheticProblem(samples: 10, features: 20, seed: 2)
