@@ -244,14 +244,22 @@ struct HeadTests {
         }
     }
 
-    @Test("changed labels only: a round fine-tunes on the retained data plus exactly the forgotten samples whose label changed")
-    func changedLabelsOnly() throws {
+    /// A trained toy network, one epoch of Adam fine-tuning, and one
+    /// retained-labels MUSO round (ridge 1e-3, generator seed 44).
+    static func oneRelabelRound() throws -> (ToyProblem, TrainingConfiguration, MUSONetwork) {
         let toy = try ToyProblem(samples: 90, inputs: 10, hidden: 24, classes: 3, forget: 15,
                                  epochs: 8, batchSize: 10, learningRate: 0.01, seed: 40)
-        let (net, w0, xR, xF, yR) = (toy.net, toy.w0, toy.xR, toy.xF, toy.yR)
         let fine = TrainingConfiguration(epochs: 1, batchSize: 10, optimizer: .adam, learningRate: 0.01, seed: 43)
         var muso = MUSONetwork(rounds: 1, subsampleRatio: 2, ridge: 1e-3, ridgeMax: 1e-3, fineTune: fine, seed: 44)
         muso.target = .retainedLabels
+        return (toy, fine, muso)
+    }
+
+    @Test("changed labels only: a round fine-tunes on the retained data plus exactly the forgotten samples whose label changed")
+    func changedLabelsOnly() throws {
+        let (toy, fine, base) = try Self.oneRelabelRound()
+        let (net, w0, xR, xF, yR) = (toy.net, toy.w0, toy.xR, toy.xF, toy.yR)
+        var muso = base
         muso.changedLabelsOnly = true
         // The oracle: the same relabel (same generator), then an ordinary
         // training call on the retained rows and the changed forgotten rows.
@@ -275,12 +283,9 @@ struct HeadTests {
 
     @Test("forget weight: a round weighs each relabeled forgotten sample's loss by w, retained samples by 1", arguments: [false, true])
     func forgetWeight(changedOnly: Bool) throws {
-        let toy = try ToyProblem(samples: 90, inputs: 10, hidden: 24, classes: 3, forget: 15,
-                                 epochs: 8, batchSize: 10, learningRate: 0.01, seed: 40)
+        let (toy, fine, base) = try Self.oneRelabelRound()
         let (net, w0, xR, xF, yR) = (toy.net, toy.w0, toy.xR, toy.xF, toy.yR)
-        let fine = TrainingConfiguration(epochs: 1, batchSize: 10, optimizer: .adam, learningRate: 0.01, seed: 43)
-        var muso = MUSONetwork(rounds: 1, subsampleRatio: 2, ridge: 1e-3, ridgeMax: 1e-3, fineTune: fine, seed: 44)
-        muso.target = .retainedLabels
+        var muso = base
         muso.changedLabelsOnly = changedOnly
         muso.forgetWeight = 0.3
         // The oracle: the same relabel, then an ordinary training call whose
