@@ -43,8 +43,14 @@ package func timed<R>(_ body: () throws -> R) rethrows -> (R, Double) {
 
 /// A JSON document on stdout (sorted keys; NaN and infinity as null).
 package func printJSON(_ value: Any) throws {
+    print(try jsonText(value), terminator: "")
+}
+
+/// `value` as pretty-printed JSON with sorted keys (non-finite numbers as
+/// null), ending in a newline.
+package func jsonText(_ value: Any) throws -> String {
     let data = try JSONSerialization.data(withJSONObject: sanitize(value), options: [.prettyPrinted, .sortedKeys])
-    print(String(decoding: data, as: UTF8.self))
+    return String(decoding: data, as: UTF8.self) + "\n"
 }
 
 package func sanitize(_ value: Any) -> Any {

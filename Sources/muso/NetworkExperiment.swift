@@ -125,6 +125,8 @@ struct NetworkExperiment: ParsableCommand {
     @OptionGroup var fashion: FashionMNISTOption
     @Option(help: "Also write the table as CSV to this file.")
     var csv: String?
+    @Option(help: "After every seed, write the table so far to this file (and its JSON to FILE.json), so that a long run stopped early keeps every finished seed.")
+    var partial: String?
     @OptionGroup var common: CommonOptions
 
     static let allMethods = ["Retrain", "Original", "FT", "GA", "RL", "SalUn", "MUSO", "MUSO-L", "MUSO-LC", "MUSO-LE"]
@@ -209,6 +211,7 @@ struct NetworkExperiment: ParsableCommand {
         var results: [String: [String: [NetworkRun]]] = [:]
         var forgetCounts: [String: Int] = [:]
         let total = seeds * chosenScenarios.count
+        var header = ""
         defer { Progress.count("network experiment", completed: total, total: total, unit: "scenario runs") }
         for seed in firstSeed..<(firstSeed + seeds) {
             let s = UInt64(seed)
@@ -232,10 +235,11 @@ struct NetworkExperiment: ParsableCommand {
                                    checkpoint: { e, net in if e == checkpointEpoch { early = net } })
             }
             let perEpoch = originalSeconds / Double(epochs)
-            if !common.json && seed == firstSeed {
-                print(String(format: "MLP %@: original model %.1f s (%.2f s per epoch on %d samples), test accuracy %.4f",
-                             widths.map(String.init).joined(separator: "-"), originalSeconds, perEpoch, train.count,
-                             accuracy(try original.predict(test.inputs), test.labels)))
+            if seed == firstSeed {
+                header = String(format: "MLP %@: original model %.1f s (%.2f s per epoch on %d samples), test accuracy %.4f",
+                                widths.map(String.init).joined(separator: "-"), originalSeconds, perEpoch, train.count,
+                                accuracy(try original.predict(test.inputs), test.labels))
+                if !common.json { print(header) }
             }
             for (done, scenario) in chosenScenarios.enumerated() {
                 if done > 0 {
@@ -313,7 +317,25 @@ struct NetworkExperiment: ParsableCommand {
                 }
                 for (k, v) in runs { results[scenario.rawValue, default: [:]][k, default: []].append(v) }
             }
+            if let partial {
+                let done = seed - firstSeed + 1
+                let (table, _, report) = summary(results, seedsDone: done, forgetCounts: forgetCounts, scenarios: chosenScenarios)
+                try AtomicFile.write(Array((header + "\n" + table).utf8), to: partial)
+                try AtomicFile.write(Array(try jsonText(["seeds": done, "first_seed": firstSeed, "scenarios": report]).utf8), to: partial + ".json")
+            }
         }
+        let (table, csvText, report) = summary(results, seedsDone: seeds, forgetCounts: forgetCounts, scenarios: chosenScenarios)
+        if !common.json { print(table, terminator: "") }
+        if let csv { try AtomicFile.write(Array(csvText.utf8), to: csv) }
+        if common.json { try printJSON(["widths": widths, "epochs": epochs, "seeds": seeds, "first_seed": firstSeed, "checkpoint_epoch": checkpointEpoch, "scenarios": report]) }
+    }
+
+    /// The table (as printed), the CSV and the JSON scenarios for the runs of
+    /// the first `seedsDone` seeds.
+    func summary(_ results: [String: [String: [NetworkRun]]], seedsDone: Int, forgetCounts: [String: Int],
+                 scenarios chosenScenarios: [NetworkScenario]) -> (table: String, csv: String, report: [[String: Any]]) {
+        var text = ""
+        func print(_ line: String) { text += line + "\n" }
         // One list of columns; the table header, the CSV header and the JSON keys derive from it.
         typealias Column = (table: String, csv: String, json: String, value: (NetworkRun, NetworkRun) -> Double)
         let columns: [Column] = [
@@ -332,8 +354,8 @@ struct NetworkExperiment: ParsableCommand {
         var report: [[String: Any]] = []
         for scenario in chosenScenarios {
             guard let byMethod = results[scenario.rawValue], let retrain = byMethod["Retrain"] else { continue }
-            if !common.json {
-                print("\n\(scenario.rawValue) (k = \(forgetCounts[scenario.rawValue] ?? 0)), mean±sd over \(seeds) seed(s) from \(firstSeed)")
+            do {
+                print("\n\(scenario.rawValue) (k = \(forgetCounts[scenario.rawValue] ?? 0)), mean±sd over \(seedsDone) seed(s) from \(firstSeed)")
                 print("method    " + columns.map { $0.table.padding(toLength: 15, withPad: " ", startingAt: 0) }.joined(separator: " ") + " chosen (1st seed)")
             }
             var rows: [[String: Any]] = []
@@ -344,7 +366,7 @@ struct NetworkExperiment: ParsableCommand {
                 let gap = runs.indices.map { runs[$0].gap(to: retrain[$0], withRetain: false) }
                 let interval = SeedStatistics.summary(gap).interval
                 if method != "Retrain" && method != "Original" { gaps[method] = gap }
-                if !common.json {
+                do {
                     print(method.padding(toLength: 9, withPad: " ", startingAt: 0) + " "
                           + cols.map { "\(format($0.0, "%.4f"))±\(format($0.1, "%.4f"))".padding(toLength: 15, withPad: " ", startingAt: 0) }.joined(separator: " ")
                           + " " + (runs.first?.chosen ?? ""))
@@ -362,8 +384,8 @@ struct NetworkExperiment: ParsableCommand {
                 entry["lead"] = ["best": lead.best, "runner_up": lead.runnerUp, "mean_difference": lead.test.meanDifference,
                                  "t": lead.test.t, "degrees_of_freedom": lead.test.degreesOfFreedom, "p_value": lead.test.pValue,
                                  "significant_at_5_percent": lead.test.pValue < 0.05]
-                if !common.json {
-                    print("Avg.Gap, mean [95% interval, Student t over \(seeds) seeds]: " + ranking.map { r in
+                do {
+                    print("Avg.Gap, mean [95% interval, Student t over \(seedsDone) seeds]: " + ranking.map { r in
                         "\(r.method) \(format(r.summary.mean, "%.4f")) [\(format(r.summary.interval.lowerBound, "%.4f")), \(format(r.summary.interval.upperBound, "%.4f"))]"
                     }.joined(separator: "; "))
                     print(String(format: "lead: %@ over %@ by %.4f (paired t = %.2f, %d df, two-sided p = %.3g): %@", lead.best, lead.runnerUp,
@@ -373,7 +395,6 @@ struct NetworkExperiment: ParsableCommand {
             }
             report.append(entry)
         }
-        if let csv { try AtomicFile.write(Array((csvLines.joined(separator: "\n") + "\n").utf8), to: csv) }
-        if common.json { try printJSON(["widths": widths, "epochs": epochs, "seeds": seeds, "first_seed": firstSeed, "checkpoint_epoch": checkpointEpoch, "scenarios": report]) }
+        return (text, csvLines.joined(separator: "\n") + "\n", report)
     }
 }

@@ -164,6 +164,21 @@ struct CommandLineTests {
         #expect(r.status != 0 && r.stderr.contains("nothing.muso: cannot read: no such file"))
     }
 
+    @Test("the network experiment's --partial file holds the table of the finished seeds: after the last seed, the printed table")
+    func networkPartial() throws {
+        let dir = try temporaryDirectory()
+        let r = try muso("experiment", "network", "--train-limit", "600", "--validation", "200", "--test-limit", "200", "--hidden", "8",
+                         "--epochs", "1", "--checkpoint-epoch", "1", "--seeds", "2", "--first-seed", "5", "--methods", "FT,MUSO-LE",
+                         "--scenarios", "random-10", "--partial", dir + "/p.txt")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try String(contentsOfFile: dir + "/p.txt", encoding: .utf8) == r.stdout)
+        #expect(r.stdout.contains("mean±sd over 2 seed(s) from 5") && r.stdout.contains("forget weight"))
+        let report = try json(String(contentsOfFile: dir + "/p.txt.json", encoding: .utf8))
+        #expect(report["seeds"] as? Int == 2)
+        let methods = ((report["scenarios"] as? [[String: Any]])?.first?["methods"] as? [[String: Any]]) ?? []
+        #expect(methods.count == 4 && methods.allSatisfy { ($0["avg_gap_per_seed"] as? [Double])?.count == 2 })
+    }
+
     @Test("the demo forgets exactly and reports as JSON")
     func demo() throws {
         let r = try muso("demo", "--data", "synthetic", "-n", "200", "-m", "600", "-d", "8", "-k", "3", "--json")
@@ -182,7 +197,7 @@ struct CommandLineTests {
             "evaluate": ["--test-limit", "--test-path", "--no-retrain", "--json"],
             "export": ["--to", "--include-factor", "--json"],
             "experiment linear": ["--scenarios", "--samples", "--features", "--seeds", "--epochs", "--forget-fraction", "--csv", "--json"],
-            "experiment network": ["--scenarios", "--train-limit", "--validation", "--hidden", "--epochs", "--grid-rates", "--grid-epochs", "--ga-rates", "--ga-epochs", "--salun-shares", "--salun-epochs", "--subsample", "--ridge", "--seeds", "--csv", "--json"],
+            "experiment network": ["--scenarios", "--train-limit", "--validation", "--hidden", "--epochs", "--grid-rates", "--grid-epochs", "--ga-rates", "--ga-epochs", "--salun-shares", "--salun-epochs", "--le-weights", "--partial", "--subsample", "--ridge", "--seeds", "--csv", "--json"],
             "bench": ["--sizes", "--ratios", "--forget", "--repeats", "--out", "--check", "--json"],
         ]
         for (command, options) in expectations {
