@@ -168,15 +168,8 @@ public struct FeatureSource: Sendable {
             WorkProgress.report(task, completed: 0, total: total, unit: "blocks")
             held = .single(try Float32Matrix(rows: sampleCount, columns: featureCount, blockSize: blockSize) { cols in
                 defer { done += 1; WorkProgress.report(task, completed: done, total: total, unit: "blocks") }
-                // The raw double block: the float32 matrix rounds it once (block(columns:) would round it first).
-                switch storage {
-                case let .generated(map, inputs): return try map.features(of: inputs, columns: cols)
-                case let .provided(provider):
-                    let raw = try provider.block(rows: all, columns: cols)
-                    try raw.requireFinite("the feature matrix (columns \(cols))")
-                    return raw
-                default: return try block(columns: cols)
-                }
+                // Unrounded: the float32 matrix rounds each block once.
+                return try unroundedBlock(columns: cols)
             })
         } else if WorkProgress.isObserved {
             var phi = Matrix(rows: sampleCount, columns: featureCount)
@@ -422,11 +415,20 @@ extension FeatureSource {
         switch storage {
         case let .materialized(.double(phi), _): return try phi.selectingColumns(columns)
         case let .materialized(.single(phi), _): return phi.widenedColumns(columns)
-        case let .generated(map, inputs): return stored(try map.features(of: inputs, columns: columns))
+        case .generated, .provided: return stored(try unroundedBlock(columns: columns))
+        }
+    }
+
+    /// Phi[:, columns] of generated or provided features as the map or the
+    /// provider gives them, before any float32 rounding (checked finite).
+    private func unroundedBlock(columns: Range<Int>) throws -> Matrix {
+        switch storage {
+        case let .generated(map, inputs): return try map.features(of: inputs, columns: columns)
         case let .provided(provider):
             let block = try provider.block(rows: Array(0..<sampleCount), columns: columns)
             try block.requireFinite("the feature matrix (columns \(columns))")
-            return stored(block)
+            return block
+        case .materialized: return try self.block(columns: columns)
         }
     }
 }

@@ -335,7 +335,7 @@ struct NetworkExperiment: ParsableCommand {
     func summary(_ results: [String: [String: [NetworkRun]]], seedsDone: Int, forgetCounts: [String: Int],
                  scenarios chosenScenarios: [NetworkScenario]) -> (table: String, csv: String, report: [[String: Any]]) {
         var text = ""
-        func print(_ line: String) { text += line + "\n" }
+        func line(_ l: String) { text += l + "\n" }
         // One list of columns; the table header, the CSV header and the JSON keys derive from it.
         typealias Column = (table: String, csv: String, json: String, value: (NetworkRun, NetworkRun) -> Double)
         let columns: [Column] = [
@@ -354,10 +354,8 @@ struct NetworkExperiment: ParsableCommand {
         var report: [[String: Any]] = []
         for scenario in chosenScenarios {
             guard let byMethod = results[scenario.rawValue], let retrain = byMethod["Retrain"] else { continue }
-            do {
-                print("\n\(scenario.rawValue) (k = \(forgetCounts[scenario.rawValue] ?? 0)), mean±sd over \(seedsDone) seed(s) from \(firstSeed)")
-                print("method    " + columns.map { $0.table.padding(toLength: 15, withPad: " ", startingAt: 0) }.joined(separator: " ") + " chosen (1st seed)")
-            }
+            line("\n\(scenario.rawValue) (k = \(forgetCounts[scenario.rawValue] ?? 0)), mean±sd over \(seedsDone) seed(s) from \(firstSeed)")
+            line("method    " + columns.map { $0.table.padding(toLength: 15, withPad: " ", startingAt: 0) }.joined(separator: " ") + " chosen (1st seed)")
             var rows: [[String: Any]] = []
             var gaps: [String: [Double]] = [:]   // Avg.Gap per seed, in seed order
             for method in Self.allMethods {
@@ -366,11 +364,9 @@ struct NetworkExperiment: ParsableCommand {
                 let gap = runs.indices.map { runs[$0].gap(to: retrain[$0], withRetain: false) }
                 let interval = SeedStatistics.summary(gap).interval
                 if method != "Retrain" && method != "Original" { gaps[method] = gap }
-                do {
-                    print(method.padding(toLength: 9, withPad: " ", startingAt: 0) + " "
-                          + cols.map { "\(format($0.0, "%.4f"))±\(format($0.1, "%.4f"))".padding(toLength: 15, withPad: " ", startingAt: 0) }.joined(separator: " ")
-                          + " " + (runs.first?.chosen ?? ""))
-                }
+                line(method.padding(toLength: 9, withPad: " ", startingAt: 0) + " "
+                      + cols.map { "\(format($0.0, "%.4f"))±\(format($0.1, "%.4f"))".padding(toLength: 15, withPad: " ", startingAt: 0) }.joined(separator: " ")
+                      + " " + (runs.first?.chosen ?? ""))
                 csvLines.append(([scenario.rawValue, method] + cols.flatMap { [String($0.0), String($0.1)] }
                                  + ["\"\(runs.first?.chosen ?? "")\"", String(interval.lowerBound), String(interval.upperBound)]).joined(separator: ","))
                 var row: [String: Any] = ["method": method, "chosen": runs.map(\.chosen), "avg_gap_per_seed": gap]
@@ -384,14 +380,12 @@ struct NetworkExperiment: ParsableCommand {
                 entry["lead"] = ["best": lead.best, "runner_up": lead.runnerUp, "mean_difference": lead.test.meanDifference,
                                  "t": lead.test.t, "degrees_of_freedom": lead.test.degreesOfFreedom, "p_value": lead.test.pValue,
                                  "significant_at_5_percent": lead.test.pValue < 0.05]
-                do {
-                    print("Avg.Gap, mean [95% interval, Student t over \(seedsDone) seeds]: " + ranking.map { r in
-                        "\(r.method) \(format(r.summary.mean, "%.4f")) [\(format(r.summary.interval.lowerBound, "%.4f")), \(format(r.summary.interval.upperBound, "%.4f"))]"
-                    }.joined(separator: "; "))
-                    print(String(format: "lead: %@ over %@ by %.4f (paired t = %.2f, %d df, two-sided p = %.3g): %@", lead.best, lead.runnerUp,
-                                 -lead.test.meanDifference, lead.test.t, lead.test.degreesOfFreedom, lead.test.pValue,
-                                 lead.test.pValue < 0.05 ? "significant at 5%" : "not significant at 5%"))
-                }
+                line("Avg.Gap, mean [95% interval, Student t over \(seedsDone) seeds]: " + ranking.map { r in
+                    "\(r.method) \(format(r.summary.mean, "%.4f")) [\(format(r.summary.interval.lowerBound, "%.4f")), \(format(r.summary.interval.upperBound, "%.4f"))]"
+                }.joined(separator: "; "))
+                line(String(format: "lead: %@ over %@ by %.4f (paired t = %.2f, %d df, two-sided p = %.3g): %@", lead.best, lead.runnerUp,
+                             -lead.test.meanDifference, lead.test.t, lead.test.degreesOfFreedom, lead.test.pValue,
+                             lead.test.pValue < 0.05 ? "significant at 5%" : "not significant at 5%"))
             }
             report.append(entry)
         }
