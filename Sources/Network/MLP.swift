@@ -152,6 +152,30 @@ public enum SoftmaxCrossEntropy {
         return (loss / Double(b), grad)
     }
 
+    /// The loss (1/B) sum_i w_i sum_j -Q_ij log softmax(z_i)_j against target
+    /// distributions Q (B x C, rows summing to 1) and its gradient with
+    /// respect to the logits, w_i (softmax(z_i) - Q_i) / B; a one-hot Q gives
+    /// `lossAndGradient(logits:labels:weights:)`.
+    public static func lossAndGradient(logits: Matrix, targets: Matrix, weights: [Double]? = nil) -> (loss: Double, gradient: Matrix) {
+        let b = logits.rows, c = logits.columns
+        precondition(targets.rows == b && targets.columns == c, "targets shape")
+        var grad = Matrix(rows: b, columns: c)
+        var loss = 0.0
+        for i in 0..<b {
+            var top = -Double.infinity
+            for j in 0..<c { top = max(top, logits[i, j]) }
+            var z = 0.0
+            for j in 0..<c { z += exp(logits[i, j] - top) }
+            let w = weights?[i] ?? 1, logZ = log(z)
+            for j in 0..<c {
+                let q = targets[i, j]
+                if q != 0 { loss -= w * q * (logits[i, j] - top - logZ) }
+                grad[i, j] = w * (exp(logits[i, j] - top) / z - q) / Double(b)
+            }
+        }
+        return (loss / Double(b), grad)
+    }
+
     /// argmax of each row.
     public static func predictions(_ logits: Matrix) -> [Int] {
         (0..<logits.rows).map { i in

@@ -101,6 +101,14 @@ public struct MUSONetwork: Sendable {
     /// below 1 the relabels steer the predictions with less pull on their
     /// confidence. Must be positive and finite.
     public var forgetWeight: Double = 1
+    /// When true, the relabeled forgotten samples are fine-tuned towards a
+    /// distribution instead of a hard label: the relabel head's class
+    /// probabilities (`targets(scores:)`). A retrained network is not
+    /// certain about samples it never saw; a hard label trained towards
+    /// probability 1 makes the network more certain about them than that
+    /// (forgetting one class, docs/networks.md), a soft target only as
+    /// certain as the relabel head. False (the paper): hard labels.
+    public var softTargets = false
     public var seed: UInt64
 
     public init(rounds: Int = 2, subsampleRatio: Double = 0.5, ridge: Double = 1e-6, ridgeMax: Double = 1e-2,
@@ -121,9 +129,21 @@ public struct MUSONetwork: Sendable {
     }
 
     /// The MUSO labels of the forgotten samples, from the features of
-    /// `relabelNetwork` if set, else of `net` (the current network).
+    /// `relabelNetwork` if set, else of `net` (the current network): the
+    /// argmax of `relabelScores`.
     public func relabel(_ net: MLP, initialHead: Matrix, retainInputs: Matrix, retainLabels: [Int]? = nil,
                         forgetInputs: Matrix, ridge eps: Double, generator g: inout SeededGenerator) throws -> [Int] {
+        SoftmaxCrossEntropy.predictions(try relabelScores(net, initialHead: initialHead, retainInputs: retainInputs, retainLabels: retainLabels,
+                                                          forgetInputs: forgetInputs, ridge: eps, generator: &g))
+    }
+
+    /// The relabel head's outputs on the forgotten samples, Z_F theta_R
+    /// (k x classes): logits for the current-head target, least-squares fits
+    /// of the one-hot labels for the retained-labels target.
+    /// - Complexity: the features of |S| + k samples (one forward pass each)
+    ///   and the head's closed form, O(|S|^2 p + |S|^3) or O(|S| p^2 + p^3).
+    public func relabelScores(_ net: MLP, initialHead: Matrix, retainInputs: Matrix, retainLabels: [Int]? = nil,
+                              forgetInputs: Matrix, ridge eps: Double, generator g: inout SeededGenerator) throws -> Matrix {
         var order = Array(0..<retainInputs.rows)
         order.shuffle(using: &g)
         let source = relabelNetwork ?? net
@@ -153,7 +173,39 @@ public struct MUSONetwork: Sendable {
             }
             thetaR = try MinNormModel(features: .materialized(zS), targets: y, initialParameters: initialHead, ridge: eps).parameters()
         }
-        return SoftmaxCrossEntropy.predictions(try Matrix.product(zF, thetaR))
+        return try Matrix.product(zF, thetaR)
+    }
+
+    /// Target distributions from the relabel head's outputs (one row per
+    /// forgotten sample). Current-head target: the softmax of the logits.
+    /// Retained-labels target: the least-squares fit of one-hot labels
+    /// estimates each class's probability (linear regression of an
+    /// indicator estimates its conditional mean), so
+    /// q_j = max(s_j, 0) / sum_l max(s_l, 0), and the one-hot argmax if no
+    /// output is positive. Either way the argmax is the hard label's.
+    public func targets(scores s: Matrix) -> Matrix {
+        var q = Matrix(rows: s.rows, columns: s.columns)
+        for i in 0..<s.rows {
+            switch target {
+            case .currentHead:
+                var top = -Double.infinity
+                for j in 0..<s.columns { top = max(top, s[i, j]) }
+                var z = 0.0
+                for j in 0..<s.columns { z += exp(s[i, j] - top) }
+                for j in 0..<s.columns { q[i, j] = exp(s[i, j] - top) / z }
+            case .retainedLabels:
+                var z = 0.0
+                for j in 0..<s.columns { z += max(s[i, j], 0) }
+                if z > 0, z.isFinite {
+                    for j in 0..<s.columns { q[i, j] = max(s[i, j], 0) / z }
+                } else {
+                    var best = 0
+                    for j in 1..<s.columns where s[i, j] > s[i, best] { best = j }
+                    q[i, best] = 1
+                }
+            }
+        }
+        return q
     }
 
     /// Runs the alternation on `net` in place.
@@ -170,26 +222,40 @@ public struct MUSONetwork: Sendable {
         guard forgetWeight > 0, forgetWeight.isFinite else {
             throw UnlearningError.invalidArgument("MUSO's forget weight must be positive and finite, got \(forgetWeight)")
         }
+        let classes = initialHead.columns
+        guard retainLabels.count == retainInputs.rows else {
+            throw UnlearningError.shapeMismatch("\(retainInputs.rows) retained samples, \(retainLabels.count) labels")
+        }
+        if let bad = retainLabels.firstIndex(where: { !(0..<classes).contains($0) }) {
+            throw UnlearningError.invalidArgument("retained label \(retainLabels[bad]) of sample \(bad) is outside 0..<\(classes)")
+        }
         var g = SeededGenerator(seed: seed)
         var history: [[Int]] = []
         let combined = changedLabelsOnly ? retainInputs : try stack(retainInputs, forgetInputs)
         for round in 0..<rounds {
-            let labels = try relabel(net, initialHead: initialHead, retainInputs: retainInputs, retainLabels: retainLabels,
-                                     forgetInputs: forgetInputs, ridge: ridge(round: round), generator: &g)
+            let scores = try relabelScores(net, initialHead: initialHead, retainInputs: retainInputs, retainLabels: retainLabels,
+                                           forgetInputs: forgetInputs, ridge: ridge(round: round), generator: &g)
+            let labels = SoftmaxCrossEntropy.predictions(scores)
             history.append(labels)
             var config = fineTune
             config.seed = fineTune.seed &+ UInt64(round)
-            func weights(_ forgotten: Int) -> [Double]? {
-                forgetWeight == 1 ? nil : [Double](repeating: 1, count: retainInputs.rows) + [Double](repeating: forgetWeight, count: forgotten)
-            }
+            // The forgotten samples fine-tuned on this round: all, or those whose label changed.
+            var chosen = Array(labels.indices)
             if changedLabelsOnly {
                 let current = try net.predict(forgetInputs)
-                let changed = labels.indices.filter { labels[$0] != current[$0] }
-                let inputs = try stack(retainInputs, forgetInputs.selectingRows(changed))
-                try net.train(inputs: inputs, labels: retainLabels + changed.map { labels[$0] }, configuration: config,
-                              sampleWeights: weights(changed.count))
+                chosen = labels.indices.filter { labels[$0] != current[$0] }
+            }
+            let inputs = changedLabelsOnly ? try stack(retainInputs, forgetInputs.selectingRows(chosen)) : combined
+            let weights = forgetWeight == 1 ? nil
+                : [Double](repeating: 1, count: retainInputs.rows) + [Double](repeating: forgetWeight, count: chosen.count)
+            if softTargets {
+                let q = try targets(scores: scores).selectingRows(chosen)
+                var all = Matrix(rows: retainInputs.rows + chosen.count, columns: q.columns)
+                for (i, l) in retainLabels.enumerated() { all[i, l] = 1 }
+                try all.setRows(retainInputs.rows..<all.rows, to: q)
+                try net.train(inputs: inputs, targets: all, configuration: config, sampleWeights: weights)
             } else {
-                try net.train(inputs: combined, labels: retainLabels + labels, configuration: config, sampleWeights: weights(labels.count))
+                try net.train(inputs: inputs, labels: retainLabels + chosen.map { labels[$0] }, configuration: config, sampleWeights: weights)
             }
         }
         return history

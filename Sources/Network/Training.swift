@@ -39,12 +39,56 @@ extension MLP {
                                progress: ((Int, Double) -> Void)? = nil,
                                checkpoint: ((Int, MLP) -> Void)? = nil) throws -> [Double] {
         guard x.rows == labels.count else { throw UnlearningError.shapeMismatch("\(x.rows) samples, \(labels.count) labels") }
-        guard c.epochs >= 0, c.batchSize >= 1, c.learningRate > 0 else {
-            throw UnlearningError.invalidArgument("epochs >= 0, batch size >= 1 and learning rate > 0 are required")
-        }
         let classes = weights[depth - 1].columns
         if let bad = labels.firstIndex(where: { $0 < 0 || $0 >= classes }) {
             throw UnlearningError.invalidArgument("label \(labels[bad]) of sample \(bad) is outside 0..<\(classes)")
+        }
+        return try train(inputs: x, configuration: c, sampleWeights: sampleWeights, mask: mask, progress: progress, checkpoint: checkpoint) { batch, logits in
+            SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: batch.map { labels[$0] }, weights: sampleWeights.map { w in batch.map { w[$0] } })
+        }
+    }
+
+    /// Trains on (X, Q) with a target distribution per sample: row i of
+    /// `targets` (N x classes, non-negative, summing to 1) is sample i's
+    /// target, and the loss is the cross-entropy -sum_j Q_ij log softmax(z_i)_j
+    /// (a one-hot row gives the same loss and gradient as the label). Soft
+    /// targets let fine-tuning move a sample towards a prediction without
+    /// driving its confidence to 1 (MUSO's soft relabels,
+    /// `MUSONetwork.softTargets`). Otherwise as `train(inputs:labels:...)`.
+    @discardableResult
+    public mutating func train(inputs x: Matrix, targets: Matrix, configuration c: TrainingConfiguration,
+                               sampleWeights: [Double]? = nil, mask: [Matrix]? = nil,
+                               progress: ((Int, Double) -> Void)? = nil,
+                               checkpoint: ((Int, MLP) -> Void)? = nil) throws -> [Double] {
+        let classes = weights[depth - 1].columns
+        guard x.rows == targets.rows, targets.columns == classes else {
+            throw UnlearningError.shapeMismatch("\(x.rows) samples and \(classes) classes, targets \(targets.rows) x \(targets.columns)")
+        }
+        for i in 0..<targets.rows {
+            var sum = 0.0
+            for j in 0..<classes {
+                let q = targets[i, j]
+                guard q >= 0, q.isFinite else { throw UnlearningError.invalidArgument("target \(q) of sample \(i), class \(j) is not a probability") }
+                sum += q
+            }
+            guard abs(sum - 1) <= 1e-9 else { throw UnlearningError.invalidArgument("the targets of sample \(i) sum to \(sum), not 1") }
+        }
+        return try train(inputs: x, configuration: c, sampleWeights: sampleWeights, mask: mask, progress: progress, checkpoint: checkpoint) { batch, logits in
+            SoftmaxCrossEntropy.lossAndGradient(logits: logits, targets: try targets.selectingRows(batch),
+                                                weights: sampleWeights.map { w in batch.map { w[$0] } })
+        }
+    }
+
+    /// The training loop: `loss` gives a mini-batch's (sample indices,
+    /// logits) mean loss and its gradient with respect to the logits.
+    private mutating func train(inputs x: Matrix, configuration c: TrainingConfiguration, sampleWeights: [Double]?, mask: [Matrix]?,
+                                progress: ((Int, Double) -> Void)?, checkpoint: ((Int, MLP) -> Void)?,
+                                loss lossAndGradient: ([Int], Matrix) throws -> (loss: Double, gradient: Matrix)) throws -> [Double] {
+        guard c.epochs >= 0, c.batchSize >= 1, c.learningRate > 0 else {
+            throw UnlearningError.invalidArgument("epochs >= 0, batch size >= 1 and learning rate > 0 are required")
+        }
+        if let sampleWeights, sampleWeights.count != x.rows {
+            throw UnlearningError.shapeMismatch("\(x.rows) samples, \(sampleWeights.count) sample weights")
         }
         if x.rows == 0 { return [] }
         let xt = x.transposed  // sample i contiguous: column i
@@ -66,8 +110,7 @@ extension MLP {
                     }
                 }.transposed
                 let trace = try forward(xb)
-                let (loss, grad) = SoftmaxCrossEntropy.lossAndGradient(
-                    logits: trace.logits, labels: batch.map { labels[$0] }, weights: sampleWeights.map { w in batch.map { w[$0] } })
+                let (loss, grad) = try lossAndGradient(batch, trace.logits)
                 total += loss * Double(batch.count)
                 optimizer.apply(to: &self, gradients: try backward(trace, outputGradient: grad), mask: mask)
             }

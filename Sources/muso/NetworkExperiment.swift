@@ -102,6 +102,8 @@ struct NetworkExperiment: ParsableCommand {
     var salunRate = 1e-3
     @Option(help: "MUSO-LE: grid of the relabeled forgotten samples' loss weights in the fine-tuning (retained samples weigh 1), comma-separated; its grid is --grid-rates x these at --le-rounds.")
     var leWeights = "1,0.5"
+    @Option(help: "MUSO-LE: grid of the relabeled samples' targets, comma-separated from hard (the relabel head's argmax) and soft (its class probabilities); its grid is --grid-rates x --le-weights x these.")
+    var leTargets = "hard"
     @Option(help: "MUSO-LE: rounds.")
     var leRounds = 1
     @Option(help: "MUSO: size of each relabel step's random retained subset, as a share of the head's feature count p (last hidden width + 1); below 1 keeps the head over-parameterized (at 1 or more the projection is the identity).")
@@ -140,10 +142,13 @@ struct NetworkExperiment: ParsableCommand {
         var share: Double? = nil
         /// MUSO-LE: the relabeled forgotten samples' loss weight.
         var weight: Double? = nil
+        /// MUSO-LE: soft targets (the relabel head's class probabilities).
+        var soft: Bool? = nil
 
         func label(method: String) -> String {
             let budget = method.hasPrefix("MUSO") ? "rounds" : method == "GA" ? "forget-set epochs" : "epochs"
             return "lr \(rate), \(budget) \(epochs)" + (share.map { ", share \($0)" } ?? "") + (weight.map { ", forget weight \($0)" } ?? "")
+                + (soft.map { $0 ? ", soft targets" : ", hard targets" } ?? "")
         }
     }
 
@@ -163,7 +168,9 @@ struct NetworkExperiment: ParsableCommand {
         case "SalUn":
             return (numbers(salunShares) as [Double]).flatMap { sh in (numbers(salunEpochs) as [Int]).map { GridPoint(rate: salunRate, epochs: $0, share: sh) } }
         case "MUSO-LE":
-            return (numbers(gridRates) as [Double]).flatMap { r in (numbers(leWeights) as [Double]).map { GridPoint(rate: r, epochs: leRounds, weight: $0) } }
+            let targets = leTargets.split(separator: ",").map { $0 == "soft" }
+            return (numbers(gridRates) as [Double]).flatMap { r in (numbers(leWeights) as [Double]).flatMap { w in
+                targets.map { GridPoint(rate: r, epochs: leRounds, weight: w, soft: $0) } } }
         default:
             return (numbers(gridRates) as [Double]).flatMap { r in (numbers(gridEpochs) as [Int]).map { GridPoint(rate: r, epochs: $0) } }
         }
@@ -191,6 +198,9 @@ struct NetworkExperiment: ParsableCommand {
         guard salunRate > 0, salunRate.isFinite else { throw ValidationError("--salun-rate must be positive") }
         guard leWeights.split(separator: ",").allSatisfy({ (Double($0) ?? 0) > 0 && Double($0)!.isFinite }), leRounds >= 1 else {
             throw ValidationError("--le-weights takes positive numbers and --le-rounds a positive integer")
+        }
+        guard leTargets.split(separator: ",").allSatisfy({ $0 == "hard" || $0 == "soft" }) else {
+            throw ValidationError("--le-targets takes hard and/or soft")
         }
         let sizes = Dictionary(grouping: methods.split(separator: ",").map(String.init), by: { grid(for: $0).count })
         guard sizes.count <= 1 else {
@@ -302,6 +312,7 @@ struct NetworkExperiment: ParsableCommand {
                                 if method == "MUSO-LE" {
                                     muso.relabelNetwork = early
                                     muso.forgetWeight = point.weight ?? 1
+                                    muso.softTargets = point.soft ?? false
                                 }
                                 try muso.unlearn(&net, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF)
                             }

@@ -52,6 +52,51 @@ struct MLPTests {
         #expect(abs(grad[0, 0] - (0.5 - 1) / 2) < 1e-15 && abs(grad[1, 1] - 0.25 / 2) < 1e-15)
     }
 
+    @Test("soft-target cross-entropy: its gradient matches finite differences; one-hot targets give the label loss and the same training")
+    func softTargets() throws {
+        var g = SeededGenerator(seed: 5)
+        let z = Matrix(rows: 4, columns: 3) { _, _ in 2 * g.nextNormal() }
+        let q = try Matrix(rowMajor: [[0.2, 0.5, 0.3], [1, 0, 0], [0, 0.25, 0.75], [1.0 / 3, 1.0 / 3, 1.0 / 3]])
+        let w = [1, 0.5, 2, -1.0]
+        let (_, grad) = SoftmaxCrossEntropy.lossAndGradient(logits: z, targets: q, weights: w)
+        let h = 1e-6
+        for i in 0..<4 {
+            for j in 0..<3 {
+                var plus = z, minus = z
+                plus[i, j] += h
+                minus[i, j] -= h
+                let numeric = (SoftmaxCrossEntropy.lossAndGradient(logits: plus, targets: q, weights: w).loss
+                               - SoftmaxCrossEntropy.lossAndGradient(logits: minus, targets: q, weights: w).loss) / (2 * h)
+                #expect(abs(numeric - grad[i, j]) <= 1e-7 * max(1, abs(numeric)), "z[\(i), \(j)]: \(grad[i, j]) vs \(numeric)")
+            }
+        }
+        let labels = [2, 0, 1, 1]
+        let oneHot = Matrix(rows: 4, columns: 3) { i, j in j == labels[i] ? 1 : 0 }
+        let soft = SoftmaxCrossEntropy.lossAndGradient(logits: z, targets: oneHot, weights: w)
+        let hard = SoftmaxCrossEntropy.lossAndGradient(logits: z, labels: labels, weights: w)
+        #expect(abs(soft.loss - hard.loss) <= 1e-14 * abs(hard.loss))
+        #expect(zip(soft.gradient.elements, hard.gradient.elements).allSatisfy { abs($0 - $1) <= 1e-15 })
+        // Training on one-hot rows follows the label path step for step (to rounding).
+        let x = Fixtures.gaussian(40, 5, seed: 6)
+        let y = (0..<40).map { $0 % 3 }
+        let config = TrainingConfiguration(epochs: 2, batchSize: 8, optimizer: .adam, learningRate: 0.01, seed: 7)
+        var a = try MLP(widths: [5, 6, 3], seed: 8), b = a
+        try a.train(inputs: x, labels: y, configuration: config)
+        try b.train(inputs: x, targets: Matrix(rows: 40, columns: 3) { i, j in j == y[i] ? 1 : 0 }, configuration: config)
+        for l in 0..<a.depth {
+            #expect(zip(a.weights[l].elements, b.weights[l].elements).allSatisfy { abs($0 - $1) <= 1e-12 * max(1, abs($0)) }, "layer \(l + 1)")
+        }
+        // Targets that are not distributions are refused by sample.
+        for (bad, words) in [(-0.1, "not a probability"), (0.7, "sum to")] {
+            var t = Matrix(rows: 40, columns: 3) { i, j in j == y[i] ? 1 : 0 }
+            t[4, 0] = bad  // sample 4's label is 1
+            if bad < 0 { t[4, 1] = 1.1 }
+            #expect(errorMessage { try b.train(inputs: x, targets: t, configuration: config) }.contains(words))
+            #expect(errorMessage { try b.train(inputs: x, targets: t, configuration: config) }.contains("sample 4"))
+        }
+        #expect(errorMessage { try b.train(inputs: x, labels: y, configuration: config, sampleWeights: [1, 2]) }.contains("2 sample weights"))
+    }
+
     @Test("both optimisers fit a small separable problem; the mask freezes weights")
     func training() throws {
         var g = SeededGenerator(seed: 3)
@@ -314,6 +359,56 @@ struct HeadTests {
             var n = net
             #expect(errorMessage { try muso.unlearn(&n, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF) }.contains("forget weight"))
         }
+    }
+
+    @Test("soft targets: a round trains the relabeled samples towards the relabel head's clipped, normalised outputs")
+    func softRelabels() throws {
+        let (toy, fine, base) = try Self.oneRelabelRound()
+        let (net, w0, xR, xF, yR) = (toy.net, toy.w0, toy.xR, toy.xF, toy.yR)
+        var muso = base
+        muso.softTargets = true
+        // The oracle: the same relabel head's outputs (same generator), the
+        // targets max(s, 0) / sum max(s, 0) written out here, one-hot rows for
+        // the retained samples, then an ordinary soft-target training call.
+        var g1 = SeededGenerator(seed: 44)
+        let s = try muso.relabelScores(net, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF, ridge: 1e-3, generator: &g1)
+        let classes = s.columns
+        var t = Matrix(rows: xR.rows + xF.rows, columns: classes)
+        for i in 0..<xR.rows { t[i, yR[i]] = 1 }
+        var softRows = 0
+        for i in 0..<xF.rows {
+            let positive = (0..<classes).map { max(s[i, $0], 0) }
+            let total = positive.reduce(0, +)
+            #expect(total > 0)
+            for j in 0..<classes { t[xR.rows + i, j] = positive[j] / total }
+            if positive.filter({ $0 > 0 }).count > 1 { softRows += 1 }
+        }
+        #expect(softRows > 0, "the check needs targets that are not one-hot")
+        var expected = net
+        try expected.train(inputs: try stack(xR, xF), targets: t, configuration: fine)
+        var unlearned = net
+        let history = try muso.unlearn(&unlearned, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF)
+        #expect(zip(unlearned.weights, expected.weights).allSatisfy { a, b in zip(a.elements, b.elements).allSatisfy { abs($0 - $1) <= 1e-12 * max(1, abs($0)) } })
+        // The hard labels recorded are the targets' argmax.
+        #expect(history[0] == (0..<xF.rows).map { i in (0..<classes).max { t[xR.rows + i, $0] < t[xR.rows + i, $1] }! })
+        // Hard targets train a different network.
+        muso.softTargets = false
+        var hard = net
+        try muso.unlearn(&hard, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF)
+        #expect(hard.weights != unlearned.weights)
+    }
+
+    @Test("soft targets from the current head's logits are their softmax; a retained-labels row with no positive output is one-hot")
+    func softTargetRules() throws {
+        let s = try Matrix(rowMajor: [[0, log(3.0), 0], [-1, -2, -0.5]])
+        var muso = MUSONetwork(fineTune: TrainingConfiguration(epochs: 1))
+        let softmax = muso.targets(scores: s)
+        #expect(abs(softmax[0, 1] - 0.6) < 1e-15 && abs(softmax[0, 0] - 0.2) < 1e-15)
+        #expect(abs(softmax[1, 2] - exp(-0.5) / (exp(-1) + exp(-2) + exp(-0.5))) < 1e-15)
+        muso.target = .retainedLabels
+        let clipped = muso.targets(scores: s)
+        #expect(abs(clipped[0, 1] - 1) < 1e-15 && clipped[0, 0] == 0 && clipped[0, 2] == 0)
+        #expect(clipped[1, 2] == 1 && clipped[1, 0] == 0 && clipped[1, 1] == 0)
     }
 
     @Test("SalUn's mask: the given share of each layer's weights with the largest forget-loss gradient (finite differences), and only those move", arguments: [0.2, 0.5])
