@@ -5,12 +5,16 @@ internal import _CKernels
 extension Cholesky {
     /// How `delete(indices:)` re-triangularises the factor.
     public enum DeletionMethod: Sendable {
-        /// Givens rotations for up to `givensLimit` (19) indices, the blocked
-        /// LQ from 20 on. Measured on this tree (random positions, medians
-        /// of 3, a shared 2-core machine): n = 8000: k = 16 Givens 0.26 s,
-        /// rank update 0.37 s, LQ 0.44 s; k = 24 0.59 / 0.53 / 0.48 s; k = 32
-        /// 0.97 / 0.77 / 0.41 s; n = 2000: Givens the fastest up to k = 32
-        /// (0.019 s against 0.039 / 0.052 s), the factor being in cache.
+        /// Givens rotations for up to `givensLimit` (6) indices, the rank-k
+        /// update up to `rankUpdateLimit` (64), the blocked LQ beyond.
+        /// Measured on this tree (random positions, 3 runs each, a shared
+        /// 2-core machine): n = 8000: k = 4 Givens 0.044-0.056 s, rank
+        /// update 0.072-0.078 s; k = 10 0.15-0.21 / 0.09-0.12 s (LQ
+        /// 0.19-0.25 s); k = 20 Givens 0.37-0.42, LQ 0.26-0.31, rank update
+        /// 0.19-0.20 s; k = 64 LQ 0.30-0.34, rank update 0.21 s; k = 100 LQ
+        /// 0.33-0.37, rank update 0.45-0.53 s. n = 2000: k = 32 rank update
+        /// 0.012-0.014 s against 0.027-0.031 s for either other method;
+        /// k = 100 a tie, k = 200 the LQ.
         case automatic
         /// One sweep of Givens rotations per index: O(n^2) memory-bound work
         /// per index, so O(n^2 k) with k passes over the factor.
@@ -22,15 +26,13 @@ extension Cholesky {
         /// after the first deleted index.
         case blockedLQ
         /// The same trailing block reduced by Givens rotations as a rank-k
-        /// update, column panel by column panel: each panel's rotations (k
-        /// per column) reach the rows below in one pass
-        /// (`muso_rank_update_rows`), so the trailing triangle is read and
-        /// written once and the k deleted columns once per panel, instead
-        /// of k passes over the factor. At most `rankUpdateLimit` indices
-        /// (more go to the blocked LQ). Not chosen by `.automatic`: it is
-        /// the fastest of the three nowhere consistently (see `automatic`;
-        /// at n = 8000, k = 10 it took 0.12-0.25 s against Givens'
-        /// 0.17-0.20 s and the LQ's 0.22-0.25 s in different runs).
+        /// update in one pass: row tiles of 256 rows, top to bottom, each
+        /// sweeping the columns to its left with their k rotations (its
+        /// rows in vector registers, its slice of the deleted columns in
+        /// cache), the tiles pipelined over the cores (`muso_rank_delete`).
+        /// The trailing triangle is read and written once whatever k, and
+        /// ~3 k' m^2 flops (k' the mean number of deleted positions above a
+        /// row) run from registers.
         case rankUpdate
     }
 
@@ -57,7 +59,8 @@ extension Cholesky {
     /// - Parameters:
     ///   - indices: zero-based positions in 0..<order, distinct.
     ///   - method: `.givens`, `.blockedLQ`, `.rankUpdate`, or `.automatic`
-    ///     (Givens up to `givensLimit` indices, the blocked LQ beyond).
+    ///     (Givens up to `givensLimit` indices, the rank-k update up to
+    ///     `rankUpdateLimit`, the blocked LQ beyond).
     /// - Throws: `invalidArgument` for an index out of range or repeated (the
     ///   factor is left unchanged); `notPositiveDefinite` if a rotation meets
     ///   an exactly zero pair (only possible for a singular K).
@@ -77,8 +80,9 @@ extension Cholesky {
         if sorted.isEmpty { return }
         knownOneNorm = nil
         var chosen = method
-        if method == .automatic { chosen = sorted.count > Self.givensLimit ? .blockedLQ : .givens }
-        if chosen == .rankUpdate && sorted.count > Self.rankUpdateLimit { chosen = .blockedLQ }
+        if method == .automatic {
+            chosen = sorted.count <= Self.givensLimit ? .givens : sorted.count <= Self.rankUpdateLimit ? .rankUpdate : .blockedLQ
+        }
         let task = "deleting \(sorted.count) rows from the factor (order \(order))"
         if chosen == .blockedLQ {
             try WorkProgress.step(task) { () throws(LinearAlgebraError) in try deleteBlocked(ascending: sorted.reversed()) }
@@ -247,98 +251,47 @@ extension Cholesky {
     /// (lower triangular, mt x mt) and B = L[tail, F] (mt x k), rotations of
     /// the column pairs (A_c, B_q) zero B row by row (for c = 0 .. mt-1,
     /// q = 0 .. k-1, chosen from (A_cc, B_cq)), so that [A B] Q = [A' 0] and
-    /// A' A'^T = A A^T + B B^T, the trailing block of K_RR. The rows of a
-    /// panel of `rankUpdatePanel` columns fix its p k rotations (scalar),
-    /// then every row below gets all of them in one pass
-    /// (`muso_rank_update_rows`, the rows split over the cores). The
-    /// diagonal stays positive (each rotation makes A_cc = hypot(A_cc, B_cq)).
-    /// - Complexity: ~3 k mt^2 flops; the trailing triangle read and
-    ///   written once, B (mt x k) once per panel.
+    /// A' A'^T = A A^T + B B^T, the trailing block of K_RR. Column q of B is
+    /// zero above row f_q - first - q and its rotations there are the
+    /// identity, so they are skipped. The C kernel (`muso_rank_delete`)
+    /// runs row tiles top to bottom as a pipeline over the cores: a tile
+    /// sweeps the columns to its left with their published rotations (its
+    /// slice of B in cache, its rows in vector registers), then fixes its
+    /// own columns' rotations. The diagonal stays positive (each rotation
+    /// makes A_cc = hypot(A_cc, B_cq)).
+    /// - Complexity: ~3 k' mt^2 flops, k' the mean number of deleted
+    ///   positions above a row (k / 2 for spread positions, at most k); the
+    ///   trailing triangle read and written once, B once per tile of 256
+    ///   rows; plus the compaction (one copy of the trailing part).
     mutating func deleteByRankUpdate(ascending deleted: [Int], level: KernelLevel?,
                                      threads: Int = KernelThreads.count) throws(LinearAlgebraError) {
         let n = order, k = deleted.count, m = n - k, ld = leadingDimension, lvl = level?.rawValue ?? -1
-        guard k >= 1, k <= Self.rankUpdateLimit else {
-            throw .invalidArgument(operation: "Cholesky.delete", detail: "the rank-k update takes 1 ... \(Self.rankUpdateLimit) indices, got \(k)")
-        }
+        guard k >= 1 else { return }
         var b: [Double] = []
         try storage.withUnsafeMutableBufferPointer { (p) throws(LinearAlgebraError) in
             let base = p.baseAddress!
             let (first, mt) = Self.compactDeleting(deleted, order: n, leadingDimension: ld, base: base, b: &b)
             guard mt > 0 else { return }
-            let a = base + first + first * ld
-            let panel = Self.rankUpdatePanel
-            var cs = [Double](repeating: 0, count: panel * k), sn = cs
-            try b.withUnsafeMutableBufferPointer { (pb) throws(LinearAlgebraError) in
-                let bb = pb.baseAddress!
-                var c0 = 0
-                while c0 < mt {
-                    let width = min(panel, mt - c0), top = c0 + width
-                    // 1. The panel's own rows fix its rotations, column by column.
-                    for c in c0..<top {
-                        for q in 0..<k {
-                            let x = a[c + c * ld], y = bb[c + q * mt]
-                            let h = hypot(x, y)
-                            guard h > 0, h.isFinite else {
-                                throw .notPositiveDefinite(routine: "Cholesky.delete", order: first + c + 1)
-                            }
-                            let ct = x / h, st = y / h
-                            cs[(c - c0) * k + q] = ct
-                            sn[(c - c0) * k + q] = st
-                            a[c + c * ld] = h
-                            bb[c + q * mt] = 0
-                            for r in (c + 1)..<top {
-                                let ar = a[r + c * ld], br = bb[r + q * mt]
-                                a[r + c * ld] = ct * ar + st * br
-                                bb[r + q * mt] = ct * br - st * ar
-                            }
-                        }
+            // Row of B where column q's staircase starts (non-decreasing: f ascending).
+            let stair = deleted.enumerated().map { q, f in f - first - q }
+            var rotations = [Double](repeating: 0, count: 2 * mt * k)
+            let failed = b.withUnsafeMutableBufferPointer { pb in
+                stair.withUnsafeBufferPointer { ps in
+                    rotations.withUnsafeMutableBufferPointer { pr in
+                        muso_rank_delete(lvl, threads, mt, k, base + first + first * ld, ld, pb.baseAddress!, mt,
+                                         ps.baseAddress!, pr.baseAddress!)
                     }
-                    // 2. Every row below gets all of them in one pass, the
-                    //    rows split over the cores (each row's work is its own).
-                    if top < mt {
-                        let rowsBelow = mt - top
-                        let parts = max(1, min(threads, rowsBelow * width * k / (1 << 15)))
-                        let pa = KernelPointer(base: a), pbb = KernelPointer(base: bb)
-                        let rotations = (cs: Array(cs), sn: Array(sn)), firstColumn = c0
-                        let failed = ManagedFlag()
-                        KernelThreads.forEachPart(of: rowsBelow, parts: parts) { range in
-                            let start = top + range.lowerBound
-                            let cols = (firstColumn..<(firstColumn + width)).map { Optional(pa.base + start + $0 * ld) }
-                            let rows = (0..<k).map { Optional(pbb.base + start + $0 * mt) }
-                            let status = cols.withUnsafeBufferPointer { ca in
-                                rows.withUnsafeBufferPointer { ra in
-                                    muso_rank_update_rows(lvl, range.count, width, k, ca.baseAddress, ra.baseAddress,
-                                                          rotations.cs, rotations.sn)
-                                }
-                            }
-                            if status != 0 { failed.set() }
-                        }
-                        guard !failed.isSet else {
-                            throw .invalidArgument(operation: "Cholesky.delete", detail: "rank-update kernel refused p = \(width), k = \(k)")
-                        }
-                    }
-                    c0 = top
                 }
             }
+            if failed != 0 { throw .notPositiveDefinite(routine: "Cholesky.delete", order: first + failed) }
         }
         order = m
     }
 
-    /// A flag set from `concurrentPerform` bodies.
-    final class ManagedFlag: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value = false
-        func set() { lock.withLock { value = true } }
-        var isSet: Bool { lock.withLock { value } }
-    }
-
-    /// The most indices the rank-k update takes (the kernel's register arrays).
-    static let rankUpdateLimit = 32
-    /// Columns per panel of the rank-k update.
-    static let rankUpdatePanel = 8
-
     /// The most indices `.automatic` deletes with Givens rotations.
-    static let givensLimit = 19
+    static let givensLimit = 6
+    /// The most indices `.automatic` deletes with the rank-k update.
+    static let rankUpdateLimit = 64
 
     /// Rotations per group of the one-index deletion (`muso_givens_rows`).
     static let givensGroup = 8

@@ -199,12 +199,13 @@ struct CholeskyTests {
         #expect(try Matrix.relativeDistance(c.solve(b), fresh.solve(b)) < 1e-15 * cond * 40)
     }
 
-    @Test("the rank-k Givens update over many panels, at every instruction-set level and on 1-3 cores, equals refactorising",
-          arguments: [2, 7, 19, 32])
+    @Test("the rank-k Givens update over several row tiles, at every instruction-set level and on 1-3 threads, equals refactorising",
+          arguments: [2, 7, 19, 32, 100])
     func rankUpdateDeletion(k: Int) throws {
-        // n = 300: 37 panels of 8 columns, rows below each panel in vectors
-        // of 8 and a remainder; indices spread from near the start.
-        let n = 300
+        // n = 600: three tiles of 256 rows (the last one partial), rows in
+        // vectors of 32 and 8 and a remainder; indices spread from near the
+        // start, so the tiles below wait on rotations the tiles above publish.
+        let n = 600
         let a = Fixtures.spd(n, seed: 21, shift: 0.2)
         let indices = (0..<k).map { 3 + ($0 * 137 + $0 * $0 * 11) % (n - 3) }
         let unique = Array(Set(indices)).sorted()

@@ -73,12 +73,16 @@ void muso_lower_gram(int level, size_t n, const double *l, size_t ld, size_t c0,
 void muso_givens_rows(int level, size_t rows, size_t g, double *const *dst, const double *const *src,
                       const double *c, const double *s);
 
-/// Rank-k update rows: for each row r < rows, with a_c = a[c][r] (c < p) and
-/// b_q = b[q][r] (q < k), applies for c = 0 .. p-1, q = 0 .. k-1 in order
-/// (a_c, b_q) <- (cs[c k + q] a_c + sn[c k + q] b_q, cs[c k + q] b_q - sn[c k + q] a_c).
-/// ~6 p k rows flops; each a and b column read and written once. Returns -1
-/// (touching nothing) unless p <= 16 and k <= 32, else 0.
-int muso_rank_update_rows(int level, size_t rows, size_t p, size_t k, double *const *a, double *const *b,
-                          const double *cs, const double *sn);
+/// Deletes k rows and columns from a Cholesky factor by the rank-k Givens
+/// update [A B] Q = [A' 0] (see rankdelete.c): A (mt x mt, lower triangular,
+/// lda) is overwritten by A', B (mt x k, ldb) is used as work space and left
+/// zero in every row processed. stair[q] (non-decreasing in q) is the first
+/// row where B's column q may be non-zero. rot holds 2 mt k doubles of work
+/// space (the rotations). Row tiles run as a pipeline on `threads` POSIX
+/// threads (this one included). ~6 mt^2 k' flops, k' the mean active count;
+/// A read and written once. Returns 0, or 1 + the column whose rotation met
+/// a zero or non-finite pair (A and B are then partly rotated).
+size_t muso_rank_delete(int level, size_t threads, size_t mt, size_t k, double *a, size_t lda, double *b,
+                        size_t ldb, const size_t *stair, double *rot);
 
 #endif

@@ -1,0 +1,212 @@
+// Deleting k rows and columns from a Cholesky factor in one pass over its
+// trailing block: the rank-k Givens update [A B] Q = [A' 0], where A (mt x mt,
+// lower triangular) is the compacted retained trailing block and B (mt x k)
+// the deleted columns' entries in the retained rows (docs/design.md, factor
+// deletion). Row c of [A B] fixes the k rotations of column c:
+//
+//     for q = 0 .. k-1:  h = hypot(A_cc, B_cq),  (c_cq, s_cq) = (A_cc, B_cq) / h,
+//                        A_cc <- h, B_cq <- 0,
+//
+// and every row r > c then gets, for q in order,
+//
+//     (A_rc, B_rq) <- (c_cq A_rc + s_cq B_rq, c_cq B_rq - s_cq A_rc).
+//
+// B's column q is zero above row stair[q] (the deleted position's own
+// staircase), and stays zero there: its rotations are the identity, so only
+// the active prefix of columns q with stair[q] <= c is applied.
+//
+// Order of work: row tiles of RD_TILE rows, top to bottom. A tile first
+// sweeps every column to its left (their rotations are known), column by
+// column: the tile's part of column c is contiguous (prefetch- and
+// TLB-friendly), its part of B stays in L1/L2 for the whole sweep, and the
+// rows go through the q rotations in vector registers, four vectors of 8 rows
+// at a time (independent chains). Then the tile's diagonal block fixes its own
+// columns' rotations, one column at a time, each applied to the tile's rows
+// below it at once. So A is read and written once, B once per tile.
+//
+// Threads: tile t belongs to thread t mod T. A tile's sweep needs the
+// rotations of the columns above it, which the tiles above publish column by
+// column (an atomic count, release/acquire), so the tiles run as a pipeline.
+// The threads are POSIX threads, not a pool: a waiting tile's producer is
+// always running.
+
+#include "kernels.h"
+#include "level.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <string.h>
+
+typedef double v8d __attribute__((vector_size(64)));
+
+#define INLINE static inline __attribute__((always_inline))
+#define LOAD8(p) ({ v8d v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define STORE8(p, v) do { v8d v_ = (v); memcpy((p), &v_, sizeof v_); } while (0)
+
+// Rows per tile: 2 KB of each column (long runs for the prefetchers, one
+// page per column per tile). Measured at n = 8000: 256 rows beat a tile sized
+// to keep B's slice in L1 (32-96 rows at k = 32-100: 1.3-1.5x slower, the
+// per-column costs and the waits growing with the tile count).
+#define RD_TILE 256
+
+// Applies the rotations rot[2q], rot[2q + 1] (q < act) to `rows` rows of
+// the column x and of B's columns b + q ldb (all starting at the same row).
+#define ROT_VECTORS(nv)                                                                  \
+    do {                                                                                 \
+        v8d xv[nv];                                                                      \
+        for (int v = 0; v < nv; v++) xv[v] = LOAD8(x + r + 8 * v);                       \
+        for (size_t q = 0; q < act; q++) {                                               \
+            double ct = rot[2 * q], st = rot[2 * q + 1];                                 \
+            double *bq = b + q * ldb + r;                                                \
+            for (int v = 0; v < nv; v++) {                                               \
+                v8d y = LOAD8(bq + 8 * v);                                               \
+                STORE8(bq + 8 * v, ct * y - st * xv[v]);                                 \
+                xv[v] = ct * xv[v] + st * y;                                             \
+            }                                                                            \
+        }                                                                                \
+        for (int v = 0; v < nv; v++) STORE8(x + r + 8 * v, xv[v]);                       \
+    } while (0)
+
+INLINE void rot_rows_body(size_t rows, size_t act, double *x, double *b, size_t ldb, const double *rot) {
+    size_t r = 0;
+    for (; r + 32 <= rows; r += 32) ROT_VECTORS(4);
+    for (; r + 8 <= rows; r += 8) ROT_VECTORS(1);
+    for (; r < rows; r++) {
+        double xs = x[r];
+        for (size_t q = 0; q < act; q++) {
+            double ct = rot[2 * q], st = rot[2 * q + 1], y = b[q * ldb + r];
+            b[q * ldb + r] = ct * y - st * xs;
+            xs = ct * xs + st * y;
+        }
+        x[r] = xs;
+    }
+}
+
+typedef void (*rot_rows_fn)(size_t, size_t, double *, double *, size_t, const double *);
+
+#define DEFINE_ROT_LEVEL(name, attributes)                                                     \
+    static attributes void name##_rot_rows(size_t rows, size_t act, double *x, double *b,     \
+                                           size_t ldb, const double *rot) {                    \
+        rot_rows_body(rows, act, x, b, ldb, rot);                                              \
+    }
+
+DEFINE_ROT_LEVEL(baseline, )
+#if defined(__x86_64__)
+DEFINE_ROT_LEVEL(avx2, __attribute__((target("avx2,fma"))))
+DEFINE_ROT_LEVEL(avx512, __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))))
+#endif
+
+typedef struct {
+    size_t mt, k, lda, ldb, threads, tile;
+    double *a, *b, *rot;
+    const size_t *stair;
+    rot_rows_fn rot_rows;
+    _Atomic size_t done;    // columns whose rotations are in `rot`
+    _Atomic size_t failed;  // 0, or 1 + the column whose rotation met a zero or non-finite pair
+    _Atomic int go;         // set once every thread exists (the tile owners are then fixed)
+} rd_job;
+
+typedef struct {
+    rd_job *job;
+    size_t index;
+} rd_worker;
+
+// Waits until column c's rotations are published; false if another tile failed.
+static int rd_wait(rd_job *j, size_t c, size_t *known) {
+    unsigned spins = 0;
+    while ((*known = atomic_load_explicit(&j->done, memory_order_acquire)) <= c) {
+        if (atomic_load_explicit(&j->failed, memory_order_relaxed)) return 0;
+        if (++spins > 256) { sched_yield(); spins = 0; }
+    }
+    return 1;
+}
+
+static void rd_tile(rd_job *j, size_t r0) {
+    size_t k = j->k, lda = j->lda, ldb = j->ldb, r1 = r0 + j->tile < j->mt ? r0 + j->tile : j->mt;
+    double *a = j->a, *b = j->b;
+    // 1. The columns to the left, with their published rotations.
+    size_t known = 0, act = 0;
+    for (size_t c = 0; c < r0; c++) {
+        if (c >= known && !rd_wait(j, c, &known)) return;
+        while (act < k && j->stair[act] <= c) act++;
+        if (act == 0) continue;
+        j->rot_rows(r1 - r0, act, a + r0 + c * lda, b + r0, ldb, j->rot + 2 * c * k);
+    }
+    // 2. The diagonal block: column c's rotations from row c, then the rows below.
+    for (size_t c = r0; c < r1; c++) {
+        while (act < k && j->stair[act] <= c) act++;
+        double *rot = j->rot + 2 * c * k;
+        double x = a[c + c * lda];
+        for (size_t q = 0; q < act; q++) {
+            double y = b[c + q * ldb], h = hypot(x, y);
+            if (!(h > 0) || !isfinite(h)) {
+                size_t none = 0;
+                atomic_compare_exchange_strong(&j->failed, &none, c + 1);
+                return;
+            }
+            rot[2 * q] = x / h;
+            rot[2 * q + 1] = y / h;
+            x = h;
+            b[c + q * ldb] = 0;
+        }
+        a[c + c * lda] = x;
+        if (act > 0 && c + 1 < r1) j->rot_rows(r1 - c - 1, act, a + c + 1 + c * lda, b + c + 1, ldb, rot);
+        atomic_store_explicit(&j->done, c + 1, memory_order_release);
+    }
+}
+
+static void *rd_run(void *arg) {
+    rd_worker *w = arg;
+    rd_job *j = w->job;
+    while (!atomic_load_explicit(&j->go, memory_order_acquire)) sched_yield();
+    for (size_t t = w->index; t * j->tile < j->mt; t += j->threads) {
+        if (atomic_load_explicit(&j->failed, memory_order_relaxed)) break;
+        rd_tile(j, t * j->tile);
+    }
+    return NULL;
+}
+
+#define RD_MAX_THREADS 64
+
+size_t muso_rank_delete(int level, size_t threads, size_t mt, size_t k, double *a, size_t lda, double *b,
+                        size_t ldb, const size_t *stair, double *rot) {
+    if (mt == 0 || k == 0) return 0;
+    rd_job job;
+    job.mt = mt; job.k = k; job.lda = lda; job.ldb = ldb;
+    job.a = a; job.b = b; job.rot = rot; job.stair = stair;
+    int l = muso_effective_level(level);
+    job.rot_rows = baseline_rot_rows;
+#if defined(__x86_64__)
+    if (l == MUSO_ISA_AVX512) job.rot_rows = avx512_rot_rows;
+    else if (l == MUSO_ISA_AVX2_FMA) job.rot_rows = avx2_rot_rows;
+#endif
+    (void)l;
+    atomic_init(&job.done, 0);
+    atomic_init(&job.failed, 0);
+    atomic_init(&job.go, 0);
+    job.tile = RD_TILE;
+    size_t tiles = (mt + job.tile - 1) / job.tile;
+    size_t want = threads < 1 ? 1 : threads;
+    if (want > tiles) want = tiles;
+    if (want > RD_MAX_THREADS) want = RD_MAX_THREADS;
+    rd_worker workers[RD_MAX_THREADS];
+    pthread_t ids[RD_MAX_THREADS];
+    // Threads 1 ..< created run beside this one; tiles go round-robin over
+    // the threads that exist, so a failed pthread_create only costs speed.
+    size_t created = 1;
+    for (size_t t = 1; t < want; t++) {
+        workers[created].job = &job;
+        workers[created].index = created;
+        if (pthread_create(&ids[created], NULL, rd_run, &workers[created]) != 0) break;
+        created++;
+    }
+    job.threads = created;
+    atomic_store_explicit(&job.go, 1, memory_order_release);
+    workers[0].job = &job;
+    workers[0].index = 0;
+    rd_run(&workers[0]);
+    for (size_t t = 1; t < created; t++) pthread_join(ids[t], NULL);
+    return atomic_load(&job.failed);
+}
