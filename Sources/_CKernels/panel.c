@@ -9,7 +9,7 @@
 // lower-triangular L, the a-posteriori check of the dual model.
 //
 // Both products stream A once from memory with the vector width of the CPU:
-// tn keeps a 4 x 4 block of (column, rhs) dot products in vector
+// tn keeps a 4 x 5 block of (column, rhs) dot products in vector
 // accumulators over chunks of rows (the chunk of A and X stays in L1/L2 for
 // the rhs groups); nn keeps a 32-row x 4-rhs block of Out in registers
 // across all columns of A. The bodies are plain C on GCC/Clang vector types,
@@ -36,10 +36,10 @@ typedef float v8f __attribute__((vector_size(32)));
 
 // Rows per chunk of `tn`: long contiguous runs of each column keep the
 // hardware prefetchers streaming (chunks of 512 rows, one 4 KB page per
-// column, ran ~20% slower at n = 16000); a 4-column group of 8192 rows
+// column, ran ~20% slower at n = 16000; at n = 8000 with 10 right-hand sides
+// 1024-row chunks ran 1.2x slower than 8192); a 4-column group of 8192 rows
 // (256 KB) stays in L2 for the next group of right-hand sides.
 #define TN_CHUNK 8192
-#define TN_CHUNK_WIDE 1024
 
 #define NN_GROUPS(SUF, r, nv)                                                                       \
     do {                                                                                       \
@@ -55,9 +55,9 @@ typedef float v8f __attribute__((vector_size(32)));
 /* y[c + k ldy] += sum_r a[r + c lda] x[r + k ldx] for c < cb, k < kb. */                           \
 INLINE void tn_block##SUF(size_t rows, int cb, int kb, const AT *a, size_t lda,                     \
                      const double *x, size_t ldx, double *y, size_t ldy) {                          \
-    v8d acc[4][4];                                                                                  \
+    v8d acc[4][5];                                                                                  \
     for (int c = 0; c < 4; c++)                                                                     \
-        for (int k = 0; k < 4; k++) acc[c][k] = (v8d){0};                                           \
+        for (int k = 0; k < 5; k++) acc[c][k] = (v8d){0};                                           \
     size_t r = 0;                                                                                   \
     for (; r + 8 <= rows; r += 8) {                                                                 \
         v8d av[4];                                                                                  \
@@ -78,13 +78,14 @@ INLINE void tn_block##SUF(size_t rows, int cb, int kb, const AT *a, size_t lda, 
                                                                                                     \
 INLINE void tn_body##SUF(size_t rows, size_t cols, size_t nrhs, const AT *a, size_t lda,            \
                     const double *x, size_t ldx, double *y, size_t ldy) {                           \
-    size_t chunk = nrhs <= 4 ? TN_CHUNK : TN_CHUNK_WIDE;                                            \
+    size_t chunk = TN_CHUNK;                                                                        \
     for (size_t r0 = 0; r0 < rows; r0 += chunk) {                                                   \
         size_t len = rows - r0 < chunk ? rows - r0 : chunk;                                         \
         const AT *ar = a + r0; const double *xr = x + r0;                                                  \
         size_t c = 0;                                                                               \
         for (; c + 4 <= cols; c += 4) {                                                             \
             size_t k = 0;                                                                           \
+            for (; k + 5 <= nrhs && nrhs != 8; k += 5) tn_block##SUF(len, 4, 5, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);\
             for (; k + 4 <= nrhs; k += 4) tn_block##SUF(len, 4, 4, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);\
             for (; k + 2 <= nrhs; k += 2) tn_block##SUF(len, 4, 2, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);\
             for (; k < nrhs; k++) tn_block##SUF(len, 4, 1, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);\

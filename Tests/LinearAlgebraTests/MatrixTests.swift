@@ -27,7 +27,7 @@ struct MatrixTests {
     }
 
     @Test("A^T B for a large A through the panel kernel matches a triple loop at every level and core count",
-          arguments: [1, 3, 10, 16])
+          arguments: [1, 3, 8, 10, 11, 13, 16])
     func panelTransposedProduct(columns: Int) throws {
         // 301 rows (not a multiple of 8: the kernel's scalar tail), 1001 columns.
         let a = Fixtures.gaussian(301, 1001, seed: 41)
