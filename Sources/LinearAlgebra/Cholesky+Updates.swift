@@ -6,7 +6,8 @@ extension Cholesky {
     /// How `delete(indices:)` re-triangularises the factor.
     public enum DeletionMethod: Sendable {
         /// Givens rotations for up to `givensLimit` (6) indices, the rank-k
-        /// update up to `rankUpdateLimit` (64), the blocked LQ beyond.
+        /// update up to `rankUpdateLimit` (64) (any number up to order
+        /// `rankUpdateOrder`, 1500), the blocked LQ beyond.
         /// Measured on this tree (random positions, 3 runs each, a shared
         /// 2-core machine): n = 8000: k = 4 Givens 0.044-0.056 s, rank
         /// update 0.072-0.078 s; k = 10 0.15-0.21 / 0.09-0.12 s (LQ
@@ -60,7 +61,8 @@ extension Cholesky {
     ///   - indices: zero-based positions in 0..<order, distinct.
     ///   - method: `.givens`, `.blockedLQ`, `.rankUpdate`, or `.automatic`
     ///     (Givens up to `givensLimit` indices, the rank-k update up to
-    ///     `rankUpdateLimit`, the blocked LQ beyond).
+    ///     `rankUpdateLimit` or at orders up to `rankUpdateOrder`, the
+    ///     blocked LQ beyond).
     /// - Throws: `invalidArgument` for an index out of range or repeated (the
     ///   factor is left unchanged); `notPositiveDefinite` if a rotation meets
     ///   an exactly zero pair (only possible for a singular K).
@@ -81,7 +83,8 @@ extension Cholesky {
         knownOneNorm = nil
         var chosen = method
         if method == .automatic {
-            chosen = sorted.count <= Self.givensLimit ? .givens : sorted.count <= Self.rankUpdateLimit ? .rankUpdate : .blockedLQ
+            chosen = sorted.count <= Self.givensLimit ? .givens
+                : sorted.count <= Self.rankUpdateLimit || order <= Self.rankUpdateOrder ? .rankUpdate : .blockedLQ
         }
         let task = "deleting \(sorted.count) rows from the factor (order \(order))"
         if chosen == .blockedLQ {
@@ -290,8 +293,12 @@ extension Cholesky {
 
     /// The most indices `.automatic` deletes with Givens rotations.
     static let givensLimit = 6
-    /// The most indices `.automatic` deletes with the rank-k update.
+    /// The most indices `.automatic` deletes with the rank-k update, and the
+    /// order up to which it takes any number (the factor in cache; n = 1000:
+    /// k = 100 0.008-0.009 s against the LQ's 0.011-0.013 s, k = 200 0.013-0.014
+    /// against 0.015-0.017 s; n = 2000: k = 100 a tie, k = 200 the LQ's).
     static let rankUpdateLimit = 64
+    static let rankUpdateOrder = 1500
 
     /// Rotations per group of the one-index deletion (`muso_givens_rows`).
     static let givensGroup = 8
