@@ -6,16 +6,18 @@ extension Cholesky {
     /// How `delete(indices:)` re-triangularises the factor.
     public enum DeletionMethod: Sendable {
         /// Givens rotations for up to `givensLimit` (6) indices, the rank-k
-        /// update up to `rankUpdateLimit` (64) (any number up to order
-        /// `rankUpdateOrder`, 1500), the blocked LQ beyond.
-        /// Measured on this tree (random positions, 3 runs each, a shared
-        /// 2-core machine): n = 8000: k = 4 Givens 0.044-0.056 s, rank
-        /// update 0.072-0.078 s; k = 10 0.15-0.21 / 0.09-0.12 s (LQ
-        /// 0.19-0.25 s); k = 20 Givens 0.37-0.42, LQ 0.26-0.31, rank update
-        /// 0.19-0.20 s; k = 64 LQ 0.30-0.34, rank update 0.21 s; k = 100 LQ
-        /// 0.33-0.37, rank update 0.45-0.53 s. n = 2000: k = 32 rank update
-        /// 0.012-0.014 s against 0.027-0.031 s for either other method;
-        /// k = 100 a tie, k = 200 the LQ.
+        /// update up to `rankUpdateLimit` (56) (any number up to order
+        /// `rankUpdateOrder`, 2000), the blocked LQ beyond. Measured on this
+        /// tree (random positions, 3 runs each, a shared 2-core machine;
+        /// the positions differ between rows): n = 8000: k = 4 Givens
+        /// 0.044-0.056 s, rank update 0.072-0.078 s (before its two-column
+        /// sweep, ~1.3x faster since); k = 10 Givens 0.095-0.10, LQ
+        /// 0.20-0.23, rank update 0.070-0.077 s; k = 32 0.38-0.48 / 0.20-0.22
+        /// / 0.095-0.12 s; k = 40 LQ 0.28-0.36, rank update 0.22-0.34 s;
+        /// k = 56 0.26-0.30 / 0.23-0.27 s (LQ / rank update); k = 64 0.25-0.27 / 0.30-0.33 s;
+        /// k = 100 0.28-0.32 / 0.39-0.48 s. n = 2000: k = 100 LQ 0.031-0.033,
+        /// rank update 0.023-0.026 s; k = 200 a tie (0.044-0.046 s). n = 1000:
+        /// k = 100 0.012-0.014 / 0.008-0.010 s, k = 200 0.014-0.015 / 0.011 s.
         case automatic
         /// One sweep of Givens rotations per index: O(n^2) memory-bound work
         /// per index, so O(n^2 k) with k passes over the factor.
@@ -294,11 +296,9 @@ extension Cholesky {
     /// The most indices `.automatic` deletes with Givens rotations.
     static let givensLimit = 6
     /// The most indices `.automatic` deletes with the rank-k update, and the
-    /// order up to which it takes any number (the factor in cache; n = 1000:
-    /// k = 100 0.008-0.009 s against the LQ's 0.011-0.013 s, k = 200 0.013-0.014
-    /// against 0.015-0.017 s; n = 2000: k = 100 a tie, k = 200 the LQ's).
-    static let rankUpdateLimit = 64
-    static let rankUpdateOrder = 1500
+    /// order up to which it takes any number (see `automatic`).
+    static let rankUpdateLimit = 56
+    static let rankUpdateOrder = 2000
 
     /// Rotations per group of the one-index deletion (`muso_givens_rows`).
     static let givensGroup = 8
