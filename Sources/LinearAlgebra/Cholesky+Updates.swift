@@ -65,7 +65,10 @@ extension Cholesky {
     ///     blocked LQ beyond).
     /// - Throws: `invalidArgument` for an index out of range or repeated (the
     ///   factor is left unchanged); `notPositiveDefinite` if a rotation meets
-    ///   an exactly zero pair (only possible for a singular K).
+    ///   an exactly zero pair (only possible for a singular K). The deletion
+    ///   runs in place, so after that error the factor is partly
+    ///   re-triangularised and must be discarded (refactorise, or delete
+    ///   from a copy when the factor must survive a failure).
     /// - Complexity: with j the smallest index and m = n - j: `givens`
     ///   O(n m + m^2) memory-bound per index; `blockedLQ` O(n m) data movement
     ///   plus ~(2/3) k m^2 flops (positions spread evenly; at most 2 k m^2) at
