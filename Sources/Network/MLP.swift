@@ -138,10 +138,7 @@ public enum SoftmaxCrossEntropy {
         var grad = Matrix(rows: b, columns: c)
         var loss = 0.0
         for i in 0..<b {
-            var top = -Double.infinity
-            for j in 0..<c { top = max(top, logits[i, j]) }
-            var z = 0.0
-            for j in 0..<c { z += exp(logits[i, j] - top) }
+            let (top, z) = normaliser(logits, row: i)
             let w = weights?[i] ?? 1
             loss += w * (-(logits[i, labels[i]] - top) + log(z))
             for j in 0..<c {
@@ -162,10 +159,7 @@ public enum SoftmaxCrossEntropy {
         var grad = Matrix(rows: b, columns: c)
         var loss = 0.0
         for i in 0..<b {
-            var top = -Double.infinity
-            for j in 0..<c { top = max(top, logits[i, j]) }
-            var z = 0.0
-            for j in 0..<c { z += exp(logits[i, j] - top) }
+            let (top, z) = normaliser(logits, row: i)
             let w = weights?[i] ?? 1, logZ = log(z)
             for j in 0..<c {
                 let q = targets[i, j]
@@ -176,12 +170,35 @@ public enum SoftmaxCrossEntropy {
         return (loss / Double(b), grad)
     }
 
+    /// softmax of each row: exp(z_ij - max_l z_il) / sum_l exp(z_il - max_l z_il).
+    public static func probabilities(_ logits: Matrix) -> Matrix {
+        var p = Matrix(rows: logits.rows, columns: logits.columns)
+        for i in 0..<logits.rows {
+            let (top, z) = normaliser(logits, row: i)
+            for j in 0..<logits.columns { p[i, j] = exp(logits[i, j] - top) / z }
+        }
+        return p
+    }
+
+    /// Row i's maximum and sum_j exp(z_ij - max): softmax(z_i)_j =
+    /// exp(z_ij - max) / sum, without overflow.
+    static func normaliser(_ logits: Matrix, row i: Int) -> (top: Double, sum: Double) {
+        var top = -Double.infinity
+        for j in 0..<logits.columns { top = max(top, logits[i, j]) }
+        var z = 0.0
+        for j in 0..<logits.columns { z += exp(logits[i, j] - top) }
+        return (top, z)
+    }
+
+    /// argmax of row i (the first of equal maxima).
+    static func argmax(_ m: Matrix, row i: Int) -> Int {
+        var best = 0
+        for j in 1..<m.columns where m[i, j] > m[i, best] { best = j }
+        return best
+    }
+
     /// argmax of each row.
     public static func predictions(_ logits: Matrix) -> [Int] {
-        (0..<logits.rows).map { i in
-            var best = 0
-            for j in 1..<logits.columns where logits[i, j] > logits[i, best] { best = j }
-            return best
-        }
+        (0..<logits.rows).map { argmax(logits, row: $0) }
     }
 }

@@ -184,25 +184,15 @@ public struct MUSONetwork: Sendable {
     /// q_j = max(s_j, 0) / sum_l max(s_l, 0), and the one-hot argmax if no
     /// output is positive. Either way the argmax is the hard label's.
     public func targets(scores s: Matrix) -> Matrix {
+        if target == .currentHead { return SoftmaxCrossEntropy.probabilities(s) }
         var q = Matrix(rows: s.rows, columns: s.columns)
         for i in 0..<s.rows {
-            switch target {
-            case .currentHead:
-                var top = -Double.infinity
-                for j in 0..<s.columns { top = max(top, s[i, j]) }
-                var z = 0.0
-                for j in 0..<s.columns { z += exp(s[i, j] - top) }
-                for j in 0..<s.columns { q[i, j] = exp(s[i, j] - top) / z }
-            case .retainedLabels:
-                var z = 0.0
-                for j in 0..<s.columns { z += max(s[i, j], 0) }
-                if z > 0, z.isFinite {
-                    for j in 0..<s.columns { q[i, j] = max(s[i, j], 0) / z }
-                } else {
-                    var best = 0
-                    for j in 1..<s.columns where s[i, j] > s[i, best] { best = j }
-                    q[i, best] = 1
-                }
+            var z = 0.0
+            for j in 0..<s.columns { z += max(s[i, j], 0) }
+            if z > 0, z.isFinite {
+                for j in 0..<s.columns { q[i, j] = max(s[i, j], 0) / z }
+            } else {
+                q[i, SoftmaxCrossEntropy.argmax(s, row: i)] = 1
             }
         }
         return q

@@ -157,7 +157,7 @@ DEFINE_ROT_LEVEL(avx512, __attribute__((target("avx512f,avx512dq,avx512vl,avx2,f
 #endif
 
 typedef struct {
-    size_t mt, k, lda, ldb, threads, tile;
+    size_t mt, k, lda, ldb, threads;
     double *a, *b, *rot;
     const size_t *stair;
     rot_rows_fn rot_rows;
@@ -197,7 +197,7 @@ static int rd_wait(rd_job *j, size_t c, size_t *known) {
 }
 
 static void rd_tile(rd_job *j, size_t r0) {
-    size_t k = j->k, lda = j->lda, ldb = j->ldb, r1 = r0 + j->tile < j->mt ? r0 + j->tile : j->mt;
+    size_t k = j->k, lda = j->lda, ldb = j->ldb, r1 = r0 + RD_TILE < j->mt ? r0 + RD_TILE : j->mt;
     double *a = j->a, *b = j->b;
     // 1. The columns to the left, with their published rotations.
     //    Two columns at a time where both have the same active count.
@@ -243,9 +243,9 @@ static void *rd_run(void *arg) {
     rd_worker *w = arg;
     rd_job *j = w->job;
     while (!atomic_load_explicit(&j->go, memory_order_acquire)) sched_yield();  // pthread_create returns soon
-    for (size_t t = w->index; t * j->tile < j->mt; t += j->threads) {
+    for (size_t t = w->index; t * RD_TILE < j->mt; t += j->threads) {
         if (atomic_load_explicit(&j->failed, memory_order_relaxed)) break;
-        rd_tile(j, t * j->tile);
+        rd_tile(j, t * RD_TILE);
     }
     return NULL;
 }
@@ -269,8 +269,7 @@ size_t muso_rank_delete(int level, size_t threads, size_t mt, size_t k, double *
     atomic_init(&job.done, 0);
     atomic_init(&job.failed, 0);
     atomic_init(&job.go, 0);
-    job.tile = RD_TILE;
-    size_t tiles = (mt + job.tile - 1) / job.tile;
+    size_t tiles = (mt + RD_TILE - 1) / RD_TILE;
     size_t want = threads < 1 ? 1 : threads;
     if (want > tiles) want = tiles;
     if (want > RD_MAX_THREADS) want = RD_MAX_THREADS;

@@ -300,6 +300,15 @@ struct HeadTests {
         return (toy, fine, muso)
     }
 
+    /// The relabel head's outputs on the forgotten samples in the first round
+    /// of `oneRelabelRound`'s MUSO (its seed 44 and ridge 1e-3): the oracle
+    /// tests replay the relabel step this way, then train by an ordinary call.
+    static func firstRoundScores(_ muso: MUSONetwork, _ toy: ToyProblem) throws -> Matrix {
+        var g = SeededGenerator(seed: 44)
+        return try muso.relabelScores(toy.net, initialHead: toy.w0, retainInputs: toy.xR, retainLabels: toy.yR,
+                                      forgetInputs: toy.xF, ridge: 1e-3, generator: &g)
+    }
+
     @Test("changed labels only: a round fine-tunes on the retained data plus exactly the forgotten samples whose label changed")
     func changedLabelsOnly() throws {
         let (toy, fine, base) = try Self.oneRelabelRound()
@@ -308,8 +317,7 @@ struct HeadTests {
         muso.changedLabelsOnly = true
         // The oracle: the same relabel (same generator), then an ordinary
         // training call on the retained rows and the changed forgotten rows.
-        var g1 = SeededGenerator(seed: 44)
-        let relabels = try muso.relabel(net, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF, ridge: 1e-3, generator: &g1)
+        let relabels = SoftmaxCrossEntropy.predictions(try Self.firstRoundScores(muso, toy))
         let current = try net.predict(xF)
         let changed = relabels.indices.filter { relabels[$0] != current[$0] }
         #expect(!changed.isEmpty && changed.count < relabels.count, "changed \(changed.count) of \(relabels.count): the check needs both kinds")
@@ -337,8 +345,7 @@ struct HeadTests {
         // sample weights are 1 on the retained rows and 0.3 on the forgotten
         // rows it trains on (the weighted loss is checked against finite
         // differences in MLPTests).
-        var g1 = SeededGenerator(seed: 44)
-        let relabels = try muso.relabel(net, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF, ridge: 1e-3, generator: &g1)
+        let relabels = SoftmaxCrossEntropy.predictions(try Self.firstRoundScores(muso, toy))
         let current = try net.predict(xF)
         let used = changedOnly ? relabels.indices.filter { relabels[$0] != current[$0] } : Array(relabels.indices)
         #expect(!used.isEmpty)
@@ -370,8 +377,7 @@ struct HeadTests {
         // The oracle: the same relabel head's outputs (same generator), the
         // targets max(s, 0) / sum max(s, 0) written out here, one-hot rows for
         // the retained samples, then an ordinary soft-target training call.
-        var g1 = SeededGenerator(seed: 44)
-        let s = try muso.relabelScores(net, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF, ridge: 1e-3, generator: &g1)
+        let s = try Self.firstRoundScores(muso, toy)
         let classes = s.columns
         var t = Matrix(rows: xR.rows + xF.rows, columns: classes)
         for i in 0..<xR.rows { t[i, yR[i]] = 1 }
