@@ -109,6 +109,17 @@ public struct MUSONetwork: Sendable {
     /// (forgetting one class, docs/networks.md), a soft target only as
     /// certain as the relabel head. False (the paper): hard labels.
     public var softTargets = false
+    /// Label smoothing of the relabeled forgotten samples' targets, s in
+    /// [0, 1): each target q (the hard label's one-hot, or the soft target)
+    /// becomes (1 - s) q + s / C over the C classes. Cross-entropy against a
+    /// target t is smallest when the predicted distribution equals t, so a
+    /// relabeled sample's predicted probability of its new label tends to
+    /// 1 - s + s / C instead of 1, and the entropy of its prediction stays
+    /// at or above that of t: s bounds how confident the fine-tuning can make
+    /// the network on samples a retrained network never saw (forgetting one
+    /// class, docs/networks.md). The retained samples keep their one-hot
+    /// labels. 0 (the paper): no smoothing.
+    public var labelSmoothing = 0.0
     public var seed: UInt64
 
     public init(rounds: Int = 2, subsampleRatio: Double = 0.5, ridge: Double = 1e-6, ridgeMax: Double = 1e-2,
@@ -212,6 +223,9 @@ public struct MUSONetwork: Sendable {
         guard forgetWeight > 0, forgetWeight.isFinite else {
             throw UnlearningError.invalidArgument("MUSO's forget weight must be positive and finite, got \(forgetWeight)")
         }
+        guard labelSmoothing >= 0, labelSmoothing < 1 else {
+            throw UnlearningError.invalidArgument("MUSO's label smoothing must be in [0, 1), got \(labelSmoothing)")
+        }
         let classes = initialHead.columns
         guard retainLabels.count == retainInputs.rows else {
             throw UnlearningError.shapeMismatch("\(retainInputs.rows) retained samples, \(retainLabels.count) labels")
@@ -238,8 +252,13 @@ public struct MUSONetwork: Sendable {
             let inputs = changedLabelsOnly ? try stack(retainInputs, forgetInputs.selectingRows(chosen)) : combined
             let weights = forgetWeight == 1 ? nil
                 : [Double](repeating: 1, count: retainInputs.rows) + [Double](repeating: forgetWeight, count: chosen.count)
-            if softTargets {
-                let q = try targets(scores: scores).selectingRows(chosen)
+            if softTargets || labelSmoothing > 0 {
+                var q = softTargets ? try targets(scores: scores).selectingRows(chosen)
+                    : Matrix(rows: chosen.count, columns: classes) { i, j in labels[chosen[i]] == j ? 1 : 0 }
+                if labelSmoothing > 0 {
+                    let s = labelSmoothing, floor = labelSmoothing / Double(classes)
+                    q.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = (1 - s) * p[i] + floor } }
+                }
                 var all = Matrix(rows: retainInputs.rows + chosen.count, columns: q.columns)
                 for (i, l) in retainLabels.enumerated() { all[i, l] = 1 }
                 try all.setRows(retainInputs.rows..<all.rows, to: q)

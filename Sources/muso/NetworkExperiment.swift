@@ -61,7 +61,7 @@ struct NetworkExperiment: ParsableCommand {
         configuration from its own grid over its sensitive settings, every grid with the same number \
         of configurations (FT, RL, MUSO: --grid-rates x --grid-epochs, rounds for MUSO; GA: \
         --ga-rates x --ga-epochs over the forget set; SalUn: --salun-shares x --salun-epochs at \
-        --salun-rate; MUSO-LE: --grid-rates x --le-weights at --le-rounds), by the smallest Avg.Gap to Retrain on the validation split (validation accuracy in place of test accuracy; validation \
+        --salun-rate; MUSO-LE: --grid-rates x --le-weights x --le-targets x --le-smoothing at --le-rounds), by the smallest Avg.Gap to Retrain on the validation split (validation accuracy in place of test accuracy; validation \
         samples as the attack's non-members); the chosen values are printed. Avg.Gap: mean absolute \
         difference to Retrain over test accuracy, forget accuracy and MIA (and, in the Avg.Gap(+ret) column, \
         also retain accuracy). MIA: the share of forgotten samples the entropy attack calls \
@@ -104,6 +104,8 @@ struct NetworkExperiment: ParsableCommand {
     var leWeights = "1,0.5"
     @Option(help: "MUSO-LE: grid of the relabeled samples' targets, comma-separated from hard (the relabel head's argmax) and soft (its class probabilities); its grid is --grid-rates x --le-weights x these.")
     var leTargets = "hard"
+    @Option(help: "MUSO-LE: grid of label smoothings s of the relabeled samples' targets ((1 - s) target + s / classes, s in [0, 1)), comma-separated; its grid is --grid-rates x --le-weights x --le-targets x these.")
+    var leSmoothing = "0"
     @Option(help: "MUSO-LE: rounds.")
     var leRounds = 1
     @Option(help: "MUSO: size of each relabel step's random retained subset, as a share of the head's feature count p (last hidden width + 1); below 1 keeps the head over-parameterized (at 1 or more the projection is the identity).")
@@ -144,11 +146,13 @@ struct NetworkExperiment: ParsableCommand {
         var weight: Double? = nil
         /// MUSO-LE: soft targets (the relabel head's class probabilities).
         var soft: Bool? = nil
+        /// MUSO-LE: the label smoothing of the relabeled samples' targets.
+        var smoothing: Double? = nil
 
         func label(method: String) -> String {
             let budget = method.hasPrefix("MUSO") ? "rounds" : method == "GA" ? "forget-set epochs" : "epochs"
             return "lr \(rate), \(budget) \(epochs)" + (share.map { ", share \($0)" } ?? "") + (weight.map { ", forget weight \($0)" } ?? "")
-                + (soft.map { $0 ? ", soft targets" : ", hard targets" } ?? "")
+                + (soft.map { $0 ? ", soft targets" : ", hard targets" } ?? "") + (smoothing.map { $0 > 0 ? ", smoothing \($0)" : "" } ?? "")
         }
     }
 
@@ -170,7 +174,8 @@ struct NetworkExperiment: ParsableCommand {
         case "MUSO-LE":
             let targets = leTargets.split(separator: ",").map { $0 == "soft" }
             return (numbers(gridRates) as [Double]).flatMap { r in (numbers(leWeights) as [Double]).flatMap { w in
-                targets.map { GridPoint(rate: r, epochs: leRounds, weight: w, soft: $0) } } }
+                targets.flatMap { t in (numbers(leSmoothing) as [Double]).map {
+                    GridPoint(rate: r, epochs: leRounds, weight: w, soft: t, smoothing: $0) } } } }
         default:
             return (numbers(gridRates) as [Double]).flatMap { r in (numbers(gridEpochs) as [Int]).map { GridPoint(rate: r, epochs: $0) } }
         }
@@ -201,6 +206,9 @@ struct NetworkExperiment: ParsableCommand {
         }
         guard leTargets.split(separator: ",").allSatisfy({ $0 == "hard" || $0 == "soft" }) else {
             throw ValidationError("--le-targets takes hard and/or soft")
+        }
+        guard leSmoothing.split(separator: ",").allSatisfy({ (Double($0) ?? -1) >= 0 && Double($0)! < 1 }) else {
+            throw ValidationError("--le-smoothing takes numbers in [0, 1)")
         }
         let sizes = Dictionary(grouping: methods.split(separator: ",").map(String.init), by: { grid(for: $0).count })
         guard sizes.count <= 1 else {
@@ -313,11 +321,15 @@ struct NetworkExperiment: ParsableCommand {
                                     muso.relabelNetwork = early
                                     muso.forgetWeight = point.weight ?? 1
                                     muso.softTargets = point.soft ?? false
+                                    muso.labelSmoothing = point.smoothing ?? 0
                                 }
                                 try muso.unlearn(&net, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF)
                             }
                         }
-                        let gap = try measure(net, nonMembers: val).gap(to: retrainVal, withRetain: false)
+                        let onVal = try measure(net, nonMembers: val)
+                        let gap = onVal.gap(to: retrainVal, withRetain: false)
+                        Progress.report(String(format: "  validation: Avg.Gap %.4f (forget acc %.4f, MIA %.4f; Retrain's %.4f, %.4f), %.1f s",
+                                               gap, onVal.forgetAccuracy, onVal.mia, retrainVal.forgetAccuracy, retrainVal.mia, seconds))
                         if best == nil || gap < best!.gap { best = (gap, net, seconds, label) }
                     }
                     var chosen = try measure(best!.net, nonMembers: test)

@@ -404,6 +404,45 @@ struct HeadTests {
         #expect(hard.weights != unlearned.weights)
     }
 
+    @Test("label smoothing: a round trains the relabeled samples towards (1 - s) one-hot + s / C, weighted, and refuses s outside [0, 1)",
+          arguments: [false, true])
+    func smoothedRelabels(changedOnly: Bool) throws {
+        let (toy, fine, base) = try Self.oneRelabelRound()
+        let (net, w0, xR, xF, yR) = (toy.net, toy.w0, toy.xR, toy.xF, toy.yR)
+        var muso = base
+        muso.changedLabelsOnly = changedOnly
+        muso.labelSmoothing = 0.2
+        muso.forgetWeight = 0.5
+        // The oracle: the same relabel's argmax, the smoothed rows written out
+        // here (0.8 + 0.2 / C on the new label, 0.2 / C elsewhere), one-hot
+        // rows for the retained samples, then an ordinary soft-target call.
+        let relabels = SoftmaxCrossEntropy.predictions(try Self.firstRoundScores(muso, toy))
+        let classes = w0.columns
+        let current = try net.predict(xF)
+        let used = changedOnly ? relabels.indices.filter { relabels[$0] != current[$0] } : Array(relabels.indices)
+        #expect(!used.isEmpty)
+        let rows = Matrix(rows: xR.rows + used.count, columns: xR.columns) { i, j in i < xR.rows ? xR[i, j] : xF[used[i - xR.rows], j] }
+        let t = Matrix(rows: rows.rows, columns: classes) { i, j in
+            i < xR.rows ? (yR[i] == j ? 1 : 0) : (relabels[used[i - xR.rows]] == j ? 0.8 + 0.2 / Double(classes) : 0.2 / Double(classes))
+        }
+        var expected = net
+        try expected.train(inputs: rows, targets: t, configuration: fine,
+                           sampleWeights: [Double](repeating: 1, count: xR.rows) + [Double](repeating: 0.5, count: used.count))
+        var unlearned = net
+        try muso.unlearn(&unlearned, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF)
+        #expect(zip(unlearned.weights, expected.weights).allSatisfy { a, b in zip(a.elements, b.elements).allSatisfy { abs($0 - $1) <= 1e-12 * max(1, abs($0)) } })
+        // No smoothing trains a different network.
+        muso.labelSmoothing = 0
+        var hard = net
+        try muso.unlearn(&hard, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF)
+        #expect(hard.weights != unlearned.weights)
+        for bad in [-0.1, 1, .infinity, .nan] {
+            muso.labelSmoothing = bad
+            var n = net
+            #expect(errorMessage { try muso.unlearn(&n, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF) }.contains("label smoothing"))
+        }
+    }
+
     @Test("soft targets from the current head's logits are their softmax; a retained-labels row with no positive output is one-hot")
     func softTargetRules() throws {
         let s = try Matrix(rowMajor: [[0, log(3.0), 0], [-1, -2, -0.5]])
