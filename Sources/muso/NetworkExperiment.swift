@@ -164,20 +164,32 @@ struct NetworkExperiment: ParsableCommand {
     /// samples' loss weight for MUSO-LE at a fixed number of rounds.
     /// `validate()` requires every method run to have the same number of
     /// configurations.
-    func grid(for method: String) -> [GridPoint] {
-        func numbers<T: LosslessStringConvertible>(_ list: String) -> [T] { list.split(separator: ",").compactMap { T(String($0)) } }
+    func grid(for method: String) throws -> [GridPoint] {
+        /// A comma-separated option, every entry parsed and checked, or an error naming the option.
+        func list<T: LosslessStringConvertible>(_ name: String, _ text: String, _ what: String, _ ok: (T) -> Bool) throws -> [T] {
+            let items = text.split(separator: ",").map { T(String($0)) }
+            guard !items.isEmpty, items.allSatisfy({ $0 != nil && ok($0!) }) else { throw ValidationError("\(name) takes \(what), comma-separated; got '\(text)'") }
+            return items.map { $0! }
+        }
+        func rates(_ name: String, _ text: String) throws -> [Double] { try list(name, text, "positive numbers") { $0 > 0 && $0.isFinite } }
+        func counts(_ name: String, _ text: String) throws -> [Int] { try list(name, text, "positive integers") { $0 >= 1 } }
         switch method {
         case "GA":
-            return (numbers(gaRates) as [Double]).flatMap { r in (numbers(gaEpochs) as [Int]).map { GridPoint(rate: r, epochs: $0) } }
+            let epochs = try counts("--ga-epochs", gaEpochs)
+            return try rates("--ga-rates", gaRates).flatMap { r in epochs.map { GridPoint(rate: r, epochs: $0) } }
         case "SalUn":
-            return (numbers(salunShares) as [Double]).flatMap { sh in (numbers(salunEpochs) as [Int]).map { GridPoint(rate: salunRate, epochs: $0, share: sh) } }
+            let epochs = try counts("--salun-epochs", salunEpochs)
+            let shares: [Double] = try list("--salun-shares", salunShares, "numbers in (0, 1]") { $0 > 0 && $0 <= 1 }
+            return shares.flatMap { sh in epochs.map { GridPoint(rate: salunRate, epochs: $0, share: sh) } }
         case "MUSO-LE":
-            let targets = leTargets.split(separator: ",").map { $0 == "soft" }
-            return (numbers(gridRates) as [Double]).flatMap { r in (numbers(leWeights) as [Double]).flatMap { w in
-                targets.flatMap { t in (numbers(leSmoothing) as [Double]).map {
-                    GridPoint(rate: r, epochs: leRounds, weight: w, soft: t, smoothing: $0) } } } }
+            let weights = try rates("--le-weights", leWeights)
+            let targets = try list("--le-targets", leTargets, "hard and/or soft") { (t: String) in t == "hard" || t == "soft" }.map { $0 == "soft" }
+            let smoothings: [Double] = try list("--le-smoothing", leSmoothing, "numbers in [0, 1)") { $0 >= 0 && $0 < 1 }
+            return try rates("--grid-rates", gridRates).flatMap { r in weights.flatMap { w in targets.flatMap { t in smoothings.map {
+                GridPoint(rate: r, epochs: leRounds, weight: w, soft: t, smoothing: $0) } } } }
         default:
-            return (numbers(gridRates) as [Double]).flatMap { r in (numbers(gridEpochs) as [Int]).map { GridPoint(rate: r, epochs: $0) } }
+            let epochs = try counts("--grid-epochs", gridEpochs)
+            return try rates("--grid-rates", gridRates).flatMap { r in epochs.map { GridPoint(rate: r, epochs: $0) } }
         }
     }
 
@@ -191,26 +203,12 @@ struct NetworkExperiment: ParsableCommand {
         guard ridge >= 0, ridgeMax >= 0, ridge.isFinite, ridgeMax.isFinite else { throw ValidationError("--ridge and --ridge-max must be finite and >= 0") }
         guard trainLimit > validation + 100, validation >= 100 else { throw ValidationError("--train-limit must exceed --validation + 100, and --validation be at least 100") }
         guard hidden.split(separator: ",").allSatisfy({ (Int($0) ?? 0) >= 1 }) else { throw ValidationError("--hidden takes positive widths, e.g. 512,256") }
-        for (name, list) in [("--grid-rates", gridRates), ("--ga-rates", gaRates)] where !list.split(separator: ",").allSatisfy({ (Double($0) ?? 0) > 0 && Double($0)!.isFinite }) {
-            throw ValidationError("\(name) takes positive numbers")
-        }
-        for (name, list) in [("--grid-epochs", gridEpochs), ("--ga-epochs", gaEpochs), ("--salun-epochs", salunEpochs)] where !list.split(separator: ",").allSatisfy({ (Int($0) ?? 0) >= 1 }) {
-            throw ValidationError("\(name) takes positive integers")
-        }
-        guard salunShares.split(separator: ",").allSatisfy({ (Double($0) ?? 0) > 0 && Double($0)! <= 1 }) else {
-            throw ValidationError("--salun-shares takes numbers in (0, 1]")
-        }
         guard salunRate > 0, salunRate.isFinite else { throw ValidationError("--salun-rate must be positive") }
-        guard leWeights.split(separator: ",").allSatisfy({ (Double($0) ?? 0) > 0 && Double($0)!.isFinite }), leRounds >= 1 else {
-            throw ValidationError("--le-weights takes positive numbers and --le-rounds a positive integer")
-        }
-        guard leTargets.split(separator: ",").allSatisfy({ $0 == "hard" || $0 == "soft" }) else {
-            throw ValidationError("--le-targets takes hard and/or soft")
-        }
-        guard leSmoothing.split(separator: ",").allSatisfy({ (Double($0) ?? -1) >= 0 && Double($0)! < 1 }) else {
-            throw ValidationError("--le-smoothing takes numbers in [0, 1)")
-        }
-        let sizes = Dictionary(grouping: methods.split(separator: ",").map(String.init), by: { grid(for: $0).count })
+        guard leRounds >= 1 else { throw ValidationError("--le-rounds takes a positive integer") }
+        // Every grid of the run (all methods' lists are parsed, so a bad list fails here whichever methods run).
+        for m in Self.allMethods.dropFirst(2) { _ = try grid(for: m) }
+        let sizes = Dictionary(grouping: try methods.split(separator: ",").map { ($0, try grid(for: String($0)).count) }, by: \.1)
+            .mapValues { $0.map { String($0.0) } }
         guard sizes.count <= 1 else {
             throw ValidationError("every method's grid must have the same number of configurations, for a fair choice; got "
                                   + sizes.sorted { $0.key < $1.key }.map { "\($0.key) for \($0.value.joined(separator: ", "))" }.joined(separator: "; "))
@@ -299,7 +297,7 @@ struct NetworkExperiment: ParsableCommand {
                 let w0 = initial.head
                 for method in chosenMethods {
                     var best: (gap: Double, net: MLP, seconds: Double, label: String)?
-                    for point in grid(for: method) {
+                    for point in try grid(for: method) {
                         let label = point.label(method: method)
                         Progress.report("seed \(seed) (\(seed - firstSeed + 1) of \(seeds)), \(scenario.rawValue): \(method), \(label)")
                         var net = original

@@ -158,6 +158,10 @@ struct CommandLineTests {
         #expect(r.status != 0 && r.stderr.contains("same number of configurations") && r.stderr.contains("2 for SalUn; 4 for FT"), "\(r.stderr)")
         r = try muso("experiment", "network", "--salun-shares", "0.5,1.5")
         #expect(r.status != 0 && r.stderr.contains("--salun-shares takes numbers in (0, 1]"))
+        r = try muso("experiment", "network", "--le-smoothing", "0,1")
+        #expect(r.status != 0 && r.stderr.contains("--le-smoothing takes numbers in [0, 1)"), "\(r.stderr)")
+        r = try muso("experiment", "network", "--methods", "FT", "--grid-rates", "1e-3,x")
+        #expect(r.status != 0 && r.stderr.contains("--grid-rates takes positive numbers"), "\(r.stderr)")
         r = try muso("demo", "-n", "100", "-k", "100")
         #expect(r.status != 0 && r.stderr.contains("--forget must be between 1 and N - 1"))
         r = try muso("inspect", dir + "/nothing.muso")
@@ -197,7 +201,7 @@ struct CommandLineTests {
             "evaluate": ["--test-limit", "--test-path", "--no-retrain", "--json"],
             "export": ["--to", "--include-factor", "--json"],
             "experiment linear": ["--scenarios", "--samples", "--features", "--seeds", "--epochs", "--forget-fraction", "--csv", "--json"],
-            "experiment network": ["--scenarios", "--train-limit", "--validation", "--hidden", "--epochs", "--grid-rates", "--grid-epochs", "--ga-rates", "--ga-epochs", "--salun-shares", "--salun-epochs", "--le-weights", "--partial", "--subsample", "--ridge", "--seeds", "--csv", "--json"],
+            "experiment network": ["--scenarios", "--train-limit", "--validation", "--hidden", "--epochs", "--grid-rates", "--grid-epochs", "--ga-rates", "--ga-epochs", "--salun-shares", "--salun-epochs", "--le-weights", "--le-smoothing", "--partial", "--subsample", "--ridge", "--seeds", "--csv", "--json"],
             "bench": ["--sizes", "--ratios", "--forget", "--repeats", "--out", "--check", "--json"],
         ]
         for (command, options) in expectations {
