@@ -57,11 +57,11 @@ struct NetworkExperiment: ParsableCommand {
         labels; MUSO-LC is MUSO-L fine-tuning on the forgotten samples \
         whose label changed only; MUSO-LE is MUSO-LC with the relabel head \
         fitted on the features of an early checkpoint of the original training (--checkpoint-epoch) \
-        instead of the current network's, and the relabeled samples' loss weighted (--le-weights). Every method but Retrain and Original picks its \
+        instead of the current network's, and the relabeled samples' targets label-smoothed (--le-smoothing) and their loss weighted (--le-weights). Every method but Retrain and Original picks its \
         configuration from its own grid over its sensitive settings, every grid with the same number \
         of configurations (FT, RL, MUSO: --grid-rates x --grid-epochs, rounds for MUSO; GA: \
         --ga-rates x --ga-epochs over the forget set; SalUn: --salun-shares x --salun-epochs at \
-        --salun-rate; MUSO-LE: --grid-rates x --le-weights x --le-targets x --le-smoothing at --le-rounds), by the smallest Avg.Gap to Retrain on the validation split (validation accuracy in place of test accuracy; validation \
+        --salun-rate; MUSO-LE: --le-rates x --le-weights x --le-targets x --le-smoothing at --le-rounds), by the smallest Avg.Gap to Retrain on the validation split (validation accuracy in place of test accuracy; validation \
         samples as the attack's non-members); the chosen values are printed. Avg.Gap: mean absolute \
         difference to Retrain over test accuracy, forget accuracy and MIA (and, in the Avg.Gap(+ret) column, \
         also retain accuracy). MIA: the share of forgotten samples the entropy attack calls \
@@ -100,12 +100,14 @@ struct NetworkExperiment: ParsableCommand {
     var salunEpochs = "1,2"
     @Option(help: "SalUn: learning rate.")
     var salunRate = 1e-3
-    @Option(help: "MUSO-LE: grid of the relabeled forgotten samples' loss weights in the fine-tuning (retained samples weigh 1), comma-separated; its grid is --grid-rates x these at --le-rounds.")
-    var leWeights = "1,0.5"
-    @Option(help: "MUSO-LE: grid of the relabeled samples' targets, comma-separated from hard (the relabel head's argmax) and soft (its class probabilities); its grid is --grid-rates x --le-weights x these.")
+    @Option(help: "MUSO-LE: learning-rate grid, comma-separated; its grid is these x --le-weights x --le-targets x --le-smoothing at --le-rounds.")
+    var leRates = "1e-3"
+    @Option(help: "MUSO-LE: grid of the relabeled forgotten samples' loss weights in the fine-tuning (retained samples weigh 1), comma-separated.")
+    var leWeights = "1"
+    @Option(help: "MUSO-LE: grid of the relabeled samples' targets, comma-separated from hard (the relabel head's argmax) and soft (its class probabilities).")
     var leTargets = "hard"
-    @Option(help: "MUSO-LE: grid of label smoothings s of the relabeled samples' targets ((1 - s) target + s / classes, s in [0, 1)), comma-separated; its grid is --grid-rates x --le-weights x --le-targets x these.")
-    var leSmoothing = "0"
+    @Option(help: "MUSO-LE: grid of label smoothings s of the relabeled samples' targets ((1 - s) target + s / classes, s in [0, 1)), comma-separated.")
+    var leSmoothing = "0,0.01,0.03,0.06"
     @Option(help: "MUSO-LE: rounds.")
     var leRounds = 1
     @Option(help: "MUSO: size of each relabel step's random retained subset, as a share of the head's feature count p (last hidden width + 1); below 1 keeps the head over-parameterized (at 1 or more the projection is the identity).")
@@ -185,7 +187,7 @@ struct NetworkExperiment: ParsableCommand {
             let weights = try rates("--le-weights", leWeights)
             let targets = try list("--le-targets", leTargets, "hard and/or soft") { (t: String) in t == "hard" || t == "soft" }.map { $0 == "soft" }
             let smoothings: [Double] = try list("--le-smoothing", leSmoothing, "numbers in [0, 1)") { $0 >= 0 && $0 < 1 }
-            return try rates("--grid-rates", gridRates).flatMap { r in weights.flatMap { w in targets.flatMap { t in smoothings.map {
+            return try rates("--le-rates", leRates).flatMap { r in weights.flatMap { w in targets.flatMap { t in smoothings.map {
                 GridPoint(rate: r, epochs: leRounds, weight: w, soft: t, smoothing: $0) } } } }
         default:
             let epochs = try counts("--grid-epochs", gridEpochs)
