@@ -443,6 +443,28 @@ struct HeadTests {
         }
     }
 
+    @Test("changed labels only with smoothed targets, when no label changes: the round is fine-tuning on the retained data alone")
+    func noChangedLabel() throws {
+        let (toy, fine, _) = try Self.oneRelabelRound()
+        let (net, w0, xR, xF, yR) = (toy.net, toy.w0, toy.xR, toy.xF, toy.yR)
+        // The current-head relabel with |S| = all 75 retained samples > p = 25
+        // and no ridge projects onto the whole feature space: the relabel
+        // head is the current head, so no forgotten label changes.
+        var muso = MUSONetwork(rounds: 1, subsampleRatio: 3, ridge: 0, ridgeMax: 0, fineTune: fine, seed: 44)
+        muso.changedLabelsOnly = true
+        muso.labelSmoothing = 0.1
+        var g = SeededGenerator(seed: 44)
+        let relabels = try muso.relabel(net, initialHead: w0, retainInputs: xR, forgetInputs: xF, ridge: 0, generator: &g)
+        let current = try net.predict(xF)
+        try #require(relabels == current, "the check needs a round in which no label changes")
+        // The oracle: an ordinary training call on the retained samples and labels.
+        var expected = net
+        try expected.train(inputs: xR, labels: yR, configuration: fine)
+        var unlearned = net
+        try muso.unlearn(&unlearned, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF)
+        #expect(zip(unlearned.weights, expected.weights).allSatisfy { a, b in zip(a.elements, b.elements).allSatisfy { abs($0 - $1) <= 1e-12 * max(1, abs($0)) } })
+    }
+
     @Test("soft targets from the current head's logits are their softmax; a retained-labels row with no positive output is one-hot")
     func softTargetRules() throws {
         let s = try Matrix(rowMajor: [[0, log(3.0), 0], [-1, -2, -0.5]])
