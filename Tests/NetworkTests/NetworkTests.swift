@@ -309,6 +309,31 @@ struct HeadTests {
                                       forgetInputs: toy.xF, ridge: 1e-3, generator: &g)
     }
 
+    /// The first round's hard relabels, the forgotten samples it fine-tunes
+    /// on (all, or those whose label changed) and the rows it trains on
+    /// (retained, then those forgotten samples): the oracle tests' replay.
+    static func firstRoundRows(_ muso: MUSONetwork, _ toy: ToyProblem, changedOnly: Bool) throws -> (relabels: [Int], used: [Int], rows: Matrix) {
+        let relabels = SoftmaxCrossEntropy.predictions(try firstRoundScores(muso, toy))
+        let current = try toy.net.predict(toy.xF)
+        let used = changedOnly ? relabels.indices.filter { relabels[$0] != current[$0] } : Array(relabels.indices)
+        let (xR, xF) = (toy.xR, toy.xF)
+        let rows = Matrix(rows: xR.rows + used.count, columns: xR.columns) { i, j in i < xR.rows ? xR[i, j] : xF[used[i - xR.rows], j] }
+        return (relabels, used, rows)
+    }
+
+    /// Runs one round of `muso` with each value in `bad` set by `set` and
+    /// expects an error whose message contains `message`.
+    static func expectRefused(_ muso: MUSONetwork, _ toy: ToyProblem, _ bad: [Double], message: String,
+                              set: (inout MUSONetwork, Double) -> Void) {
+        for value in bad {
+            var m = muso
+            set(&m, value)
+            var n = toy.net
+            #expect(errorMessage { try m.unlearn(&n, initialHead: toy.w0, retainInputs: toy.xR, retainLabels: toy.yR, forgetInputs: toy.xF) }.contains(message),
+                    "\(value) accepted")
+        }
+    }
+
     @Test("changed labels only: a round fine-tunes on the retained data plus exactly the forgotten samples whose label changed")
     func changedLabelsOnly() throws {
         let (toy, fine, base) = try Self.oneRelabelRound()
@@ -317,11 +342,8 @@ struct HeadTests {
         muso.changedLabelsOnly = true
         // The oracle: the same relabel (same generator), then an ordinary
         // training call on the retained rows and the changed forgotten rows.
-        let relabels = SoftmaxCrossEntropy.predictions(try Self.firstRoundScores(muso, toy))
-        let current = try net.predict(xF)
-        let changed = relabels.indices.filter { relabels[$0] != current[$0] }
+        let (relabels, changed, rows) = try Self.firstRoundRows(muso, toy, changedOnly: true)
         #expect(!changed.isEmpty && changed.count < relabels.count, "changed \(changed.count) of \(relabels.count): the check needs both kinds")
-        let rows = Matrix(rows: xR.rows + changed.count, columns: 10) { i, j in i < xR.rows ? xR[i, j] : xF[changed[i - xR.rows], j] }
         var expected = net
         try expected.train(inputs: rows, labels: yR + changed.map { relabels[$0] }, configuration: fine)
         var unlearned = net
@@ -345,11 +367,8 @@ struct HeadTests {
         // sample weights are 1 on the retained rows and 0.3 on the forgotten
         // rows it trains on (the weighted loss is checked against finite
         // differences in MLPTests).
-        let relabels = SoftmaxCrossEntropy.predictions(try Self.firstRoundScores(muso, toy))
-        let current = try net.predict(xF)
-        let used = changedOnly ? relabels.indices.filter { relabels[$0] != current[$0] } : Array(relabels.indices)
+        let (relabels, used, rows) = try Self.firstRoundRows(muso, toy, changedOnly: changedOnly)
         #expect(!used.isEmpty)
-        let rows = Matrix(rows: xR.rows + used.count, columns: 10) { i, j in i < xR.rows ? xR[i, j] : xF[used[i - xR.rows], j] }
         var expected = net
         try expected.train(inputs: rows, labels: yR + used.map { relabels[$0] }, configuration: fine,
                            sampleWeights: [Double](repeating: 1, count: xR.rows) + [Double](repeating: 0.3, count: used.count))
@@ -361,11 +380,7 @@ struct HeadTests {
         var plain = net
         try muso.unlearn(&plain, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF)
         #expect(plain.weights != unlearned.weights)
-        for bad in [0.0, -1, .infinity, .nan] {
-            muso.forgetWeight = bad
-            var n = net
-            #expect(errorMessage { try muso.unlearn(&n, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF) }.contains("forget weight"))
-        }
+        Self.expectRefused(muso, toy, [0, -1, .infinity, .nan], message: "forget weight") { $0.forgetWeight = $1 }
     }
 
     @Test("soft targets: a round trains the relabeled samples towards the relabel head's clipped, normalised outputs")
@@ -416,12 +431,9 @@ struct HeadTests {
         // The oracle: the same relabel's argmax, the smoothed rows written out
         // here (0.8 + 0.2 / C on the new label, 0.2 / C elsewhere), one-hot
         // rows for the retained samples, then an ordinary soft-target call.
-        let relabels = SoftmaxCrossEntropy.predictions(try Self.firstRoundScores(muso, toy))
+        let (relabels, used, rows) = try Self.firstRoundRows(muso, toy, changedOnly: changedOnly)
         let classes = w0.columns
-        let current = try net.predict(xF)
-        let used = changedOnly ? relabels.indices.filter { relabels[$0] != current[$0] } : Array(relabels.indices)
         #expect(!used.isEmpty)
-        let rows = Matrix(rows: xR.rows + used.count, columns: xR.columns) { i, j in i < xR.rows ? xR[i, j] : xF[used[i - xR.rows], j] }
         let t = Matrix(rows: rows.rows, columns: classes) { i, j in
             i < xR.rows ? (yR[i] == j ? 1 : 0) : (relabels[used[i - xR.rows]] == j ? 0.8 + 0.2 / Double(classes) : 0.2 / Double(classes))
         }
@@ -436,11 +448,7 @@ struct HeadTests {
         var hard = net
         try muso.unlearn(&hard, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF)
         #expect(hard.weights != unlearned.weights)
-        for bad in [-0.1, 1, .infinity, .nan] {
-            muso.labelSmoothing = bad
-            var n = net
-            #expect(errorMessage { try muso.unlearn(&n, initialHead: w0, retainInputs: xR, retainLabels: yR, forgetInputs: xF) }.contains("label smoothing"))
-        }
+        Self.expectRefused(muso, toy, [-0.1, 1, .infinity, .nan], message: "label smoothing") { $0.labelSmoothing = $1 }
     }
 
     @Test("changed labels only with smoothed targets, when no label changes: the round is fine-tuning on the retained data alone")
