@@ -44,6 +44,18 @@ struct MatrixTests {
         }
     }
 
+    @Test("the memory floor's read pass sums every entry once, at every level, whole vectors and tails alike",
+          arguments: [0, 1, 7, 8, 31, 33, 1000, 2 * 65536 + 37])
+    func readPassSums(count: Int) throws {
+        // Small integers: every order of addition gives the exact sum, here in Int arithmetic.
+        let x = (0..<count).map { Double($0 % 17 - 8) }
+        let exact = (0..<count).reduce(0) { $0 + ($1 % 17 - 8) }
+        for level in KernelLevel.allCases where level <= .best {
+            let s = x.withUnsafeBufferPointer { p in MemoryPass.read(p.baseAddress ?? UnsafePointer(bitPattern: 8)!, count: count, level: level) }
+            #expect(s == Double(exact), "level \(level.name): \(s) against \(exact)")
+        }
+    }
+
     @Test("dsyrk Gram accumulation equals A A^T and A^T A")
     func gramMatchesProduct() throws {
         let a = Fixtures.gaussian(6, 11, seed: 4)

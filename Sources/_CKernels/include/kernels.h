@@ -50,6 +50,11 @@ void muso_panel_tn_f32(int level, size_t rows, size_t cols, size_t nrhs, const f
 void muso_panel_nn_f32(int level, size_t rows, size_t cols, size_t nrhs, const float *a, size_t lda,
                        const double *y, size_t ldy, double *out, size_t ldo);
 
+/// The sum of x[0..n), read once with four vector accumulators: a read loop
+/// as fast as the panel kernels' streaming, for the memory floor of
+/// `muso bench`. The order of the additions is fixed for a given level. O(n).
+double muso_stream_sum(int level, const double *x, size_t n);
+
 /// Columns per panel of muso_lower_gram (the size of its work buffer).
 #define MUSO_GRAM_PANEL 12
 
