@@ -21,27 +21,27 @@ enum PeakMemory {
     }
 }
 
-/// The median wall time of `repeats` runs of `body` (each run after `setup`).
-func medianTime(_ repeats: Int, setup: () throws -> Void = {}, _ body: () throws -> Void) rethrows -> Double {
+/// The wall times of `runs` runs of `body` (each run after `setup`), sorted.
+func wallTimes(_ runs: Int, setup: () throws -> Void = {}, _ body: () throws -> Void) rethrows -> [Double] {
     var times: [Double] = []
-    for _ in 0..<max(1, repeats) {
+    for _ in 0..<max(1, runs) {
         try setup()
         let ((), t) = try timed(body)
         times.append(t)
     }
-    times.sort()
+    return times.sorted()
+}
+
+/// The median wall time of `repeats` runs of `body` (each run after `setup`).
+func medianTime(_ repeats: Int, setup: () throws -> Void = {}, _ body: () throws -> Void) rethrows -> Double {
+    let times = try wallTimes(repeats, setup: setup, body)
     return times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
 }
 
 /// The shortest wall time of `runs` runs of `body`: the statistic of a
 /// floor (what the machine can do; a shared machine's noise only adds time).
 func minimumTime(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
-    var best = Double.infinity
-    for _ in 0..<max(1, runs) {
-        let ((), t) = try timed(body)
-        best = min(best, t)
-    }
-    return best
+    try wallTimes(runs, setup: {}, body)[0]
 }
 
 /// One row of the sweep.
