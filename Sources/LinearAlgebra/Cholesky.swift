@@ -140,14 +140,16 @@ public struct Cholesky: Sendable {
     ///
     /// Mathematics: L is lower triangular, so column q of Y is zero above
     /// f_q: each column's solve runs on the trailing block L[f_q:, f_q:]
-    /// only. Up to `blockedSolveColumns` columns (memory-bound: one pass over
-    /// L for all of them) they share the block from min F; more columns are
-    /// solved in groups of `forwardGroup` in increasing order of position,
-    /// each group by `dtrsm` from its own first position. Y^T Y = E_F^T
-    /// K^{-1} E_F = K^{-1}[F, F].
+    /// only. Up to `blockedSolveColumns` columns they share one pass over L
+    /// from min F, each block of rows working on the columns that have
+    /// started by then (`BlockedTriangularSolve`, column starts); more
+    /// columns are solved in groups of `forwardGroup` in increasing order of
+    /// position, each group by `dtrsm` from its own first position. Y^T Y =
+    /// E_F^T K^{-1} E_F = K^{-1}[F, F].
     /// - Throws: `invalidArgument` for a position outside 0..<order.
-    /// - Complexity: sum over groups of (n - min of the group)^2 g flops:
-    ///   ~n^2 k / 3 + n^2 g / 2 for positions spread evenly.
+    /// - Complexity: blocked: ~sum over q of (n - f_q)^2 flops (to blocks of
+    ///   256 rows), ~n^2 k / 3 for positions spread evenly; in groups: sum
+    ///   over groups of (n - min of the group)^2 g flops, ~n^2 k / 3 + n^2 g / 2.
     public func forwardColumns(_ indices: [Int]) throws(LinearAlgebraError) -> Matrix {
         if let bad = indices.first(where: { $0 < 0 || $0 >= order }) {
             throw .invalidArgument(operation: "Cholesky.forwardColumns", detail: "index \(bad) out of 0..<\(order)")
@@ -168,7 +170,8 @@ public struct Cholesky: Sendable {
                     let l = pl.baseAddress! + j0 + j0 * ld, xs = px.baseAddress! + j0 + c0 * n
                     if g <= Self.blockedSolveColumns && n >= Self.blockedSolveOrder {
                         try BlockedTriangularSolve.run(n: n, l: pl.baseAddress!, ld: ld, from: j0, x: px.baseAddress! + c0 * n,
-                                                       ldx: n, nrhs: g, transposed: false)
+                                                       ldx: n, nrhs: g, transposed: false,
+                                                       columnStarts: (c0..<(c0 + g)).map { indices[sortedColumns[$0]] })
                     } else if g == 1 {  // one column: the level-2 kernel is faster
                         try dtrsv(transL: false, n: n - j0, l: l, ldl: ld, x: xs)
                     } else {

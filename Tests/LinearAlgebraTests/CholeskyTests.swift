@@ -142,6 +142,16 @@ struct CholeskyTests {
         #expect(try Matrix.relativeDistance(chol.backwardSolve(lx), x) < 1e-15 * Double(n))
     }
 
+    @Test("forward columns far apart, each solved only from the block where it starts, equal dtrsm on the whole identity",
+          arguments: [[2099, 5, 700, 1500, 261, 260, 517, 4], [1800, 1801, 1802], [0, 2099]])
+    func forwardColumnsSpread(indices: [Int]) throws {
+        let n = 2100   // >= blockedSolveOrder: the blocked route with column starts
+        let chol = try Cholesky(factoring: Self.dominant(n))
+        let e = Matrix(rows: n, columns: indices.count) { i, j in i == indices[j] ? 1 : 0 }
+        let full = try chol.solveTriangular(e)
+        #expect(try Matrix.relativeDistance(chol.forwardColumns(indices), full) < 1e-15 * Double(n))
+    }
+
     @Test("an indefinite matrix is refused by dpotrf, naming the leading minor")
     func notPositiveDefinite() throws {
         var a = Fixtures.spd(5, seed: 13)
