@@ -239,14 +239,14 @@ struct Bench: ParsableCommand {
             base.dpotrfSeconds = try minimumTime(repeats) { _ = try Cholesky(factoring: k) }
             // The memory floors of a request: one read of Phi's bytes, and the
             // copy bandwidth (read + write) on a buffer of the factor's size.
-            base.phiReadSeconds = try minimumTime(max(repeats, 5)) {
+            base.phiReadSeconds = minimumTime(max(repeats, 5)) {
                 // float32 storage holds half the bytes: read as many.
                 _ = phi.withUnsafeBufferPointer { MemoryPass.read($0.baseAddress!, count: featureStorage == .float32 ? $0.count / 2 : $0.count) }
             }
             let count = max(1 << 20, min(n * n / 2, 1 << 27))
             let from = Matrix(rows: count, columns: 1, repeating: 1)
             var to = Matrix(rows: count, columns: 1)
-            let copySeconds = try minimumTime(max(repeats, 5)) {
+            let copySeconds = minimumTime(max(repeats, 5)) {
                 from.withUnsafeBufferPointer { src in
                     to.withUnsafeMutableBufferPointer { dst in MemoryPass.copy(src.baseAddress!, to: dst.baseAddress!, count: count) }
                 }

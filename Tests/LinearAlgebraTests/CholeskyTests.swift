@@ -124,8 +124,8 @@ struct CholeskyTests {
         #expect(try Matrix.relativeDistance(chol.inverseColumns(indices), chol.solve(e)) < 1e-15 * Double(n))
     }
 
-    @Test("forward columns L^{-1} E_F, solved in groups from each group's first position, equal dtrsm on the whole identity",
-          arguments: [(300, 45), (300, 90), (2100, 70), (2100, 9), (80, 1)])
+    @Test("forward columns L^{-1} E_F (in one blocked pass or in groups from each group's first position) equal dtrsm on the whole identity",
+          arguments: [(300, 45), (300, 90), (2100, 70), (2100, 9), (80, 1), (2100, 150)])
     func forwardColumns(n: Int, k: Int) throws {
         let chol = try Cholesky(factoring: Self.dominant(n))
         // Unsorted, spread positions (n and 53 coprime in every case).
