@@ -108,7 +108,8 @@ extension Cholesky {
     /// rows and columns compacted into the leading m x m block, the rest
     /// zeroed. Returns the first deleted position and mt = m - first.
     private static func compactDeleting(_ deleted: [Int], order n: Int, leadingDimension ld: Int,
-                                        base: UnsafeMutablePointer<Double>, b: inout [Double]) -> (first: Int, mt: Int) {
+                                        base: UnsafeMutablePointer<Double>, b: inout [Double],
+                                        threads: Int = KernelThreads.count) -> (first: Int, mt: Int) {
         let k = deleted.count, m = n - k
         let first = deleted[0]
         // Original indices of the retained positions first..<m.
@@ -147,15 +148,13 @@ extension Cholesky {
             }
         }
         // Retained columns from `first` on: column tail[t] moves to first + t,
-        // its rows from tail[t] on (the part on or below the diagonal).
-        for (t, s) in tail.enumerated() {
-            let dst = base + (first + t) * ld, src = base + s * ld
-            (dst + first).update(repeating: 0, count: t)
-            for run in runs where run.source + run.count > s {
-                let skip = max(0, s - run.source)
-                (dst + run.destination + skip).update(from: src + run.source + skip, count: run.count - skip)
+        // its rows from tail[t] on (the part on or below the diagonal), the
+        // rows split over the cores (`muso_compact_trailing`).
+        let flatRuns = runs.flatMap { [$0.source, $0.destination, $0.count] }
+        tail.withUnsafeBufferPointer { pt in
+            flatRuns.withUnsafeBufferPointer { pr in
+                muso_compact_trailing(threads, base, ld, first, m, n, pt.baseAddress!, mt, pr.baseAddress!, runs.count)
             }
-            (dst + m).update(repeating: 0, count: n - m)
         }
         for c in m..<n {
             (base + c * ld).update(repeating: 0, count: n)
@@ -276,7 +275,7 @@ extension Cholesky {
         var b: [Double] = []
         try storage.withUnsafeMutableBufferPointer { (p) throws(LinearAlgebraError) in
             let base = p.baseAddress!
-            let (first, mt) = Self.compactDeleting(deleted, order: n, leadingDimension: ld, base: base, b: &b)
+            let (first, mt) = Self.compactDeleting(deleted, order: n, leadingDimension: ld, base: base, b: &b, threads: threads)
             guard mt > 0 else { return }
             // Row of B where column q's staircase starts (non-decreasing: f ascending).
             let stair = deleted.enumerated().map { q, f in f - first - q }

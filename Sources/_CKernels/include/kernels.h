@@ -78,6 +78,16 @@ void muso_lower_gram(int level, size_t n, const double *l, size_t ld, size_t c0,
 void muso_givens_rows(int level, size_t rows, size_t g, double *const *dst, const double *const *src,
                       const double *c, const double *s);
 
+/// Compacts the retained trailing columns of an n x n lower-triangular
+/// factor (leading dimension ld) in place after deleting rows and columns:
+/// column first + t (t < mt) takes column tail[t]'s rows on and below its
+/// diagonal, moved by the row runs (nruns triples: source row, destination
+/// row, count), rows first ..< first + t and m ..< n zeroed. `threads` cores
+/// share the rows (see compact.c). Reads and writes (n - first)^2 / 2
+/// doubles at most.
+void muso_compact_trailing(size_t threads, double *base, size_t ld, size_t first, size_t m, size_t n,
+                           const size_t *tail, size_t mt, const size_t *runs, size_t nruns);
+
 /// Deletes k rows and columns from a Cholesky factor by the rank-k Givens
 /// update [A B] Q = [A' 0] (see rankdelete.c): A (mt x mt, lower triangular,
 /// lda) is overwritten by A', B (mt x k, ldb) is used as work space and left
