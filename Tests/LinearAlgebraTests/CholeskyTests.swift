@@ -239,6 +239,31 @@ struct CholeskyTests {
         }
     }
 
+    @Test("the trailing columns compacted on 1-4 threads (rows split by area, each thread behind the ones above) give the refactorised factor",
+          arguments: [3, 40])
+    func compactionThreads(k: Int) throws {
+        // n = 1100: from position 2, 1098 - k trailing columns, enough rows
+        // for 4 threads (256 each); the deleted rows cut runs in every range.
+        let n = 1100
+        let g = Fixtures.gaussian(n, n, seed: 23)
+        var a = try Matrix.product(g, g.transposed)
+        for i in 0..<n { a[i, i] += 0.2 }
+        let deleted = Array(Set((0..<k).map { 2 + ($0 * 409 + $0 * $0 * 7) % (n - 2) })).sorted()
+        let keep = (0..<n).filter { !deleted.contains($0) }
+        let fresh = try Cholesky(factoring: Fixtures.principal(a, keeping: keep))
+        let cond = try fresh.conditionEstimate()
+        for threads in [1, 2, 3, 4] {
+            var c = try Cholesky(factoring: a)
+            try c.deleteByRankUpdate(ascending: deleted, level: nil, threads: threads)
+            #expect(try Matrix.relativeDistance(c.lowerFactor, fresh.lowerFactor) < 1e-15 * cond * Double(n), "\(threads) threads")
+            // Below the new order the storage is zero (the compaction clears it).
+            let zeroBelow = c.storage.withUnsafeBufferPointer { p in
+                (0..<c.order).allSatisfy { col in (c.order..<n).allSatisfy { p[$0 + col * c.leadingDimension] == 0 } }
+            }
+            #expect(zeroBelow, "\(threads) threads")
+        }
+    }
+
     @Test("deletions one at a time, in any order, equal one deletion of the set")
     func sequentialDeletion() throws {
         let a = Fixtures.spd(25, seed: 18)
