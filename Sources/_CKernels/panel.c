@@ -77,14 +77,15 @@ typedef float v8f __attribute__((vector_size(32)));
 // The tn and nn bodies for an element type AT of A (double, or float
 // widened to double on load: LOADA), named with the suffix SUF.
 #define DEFINE_PANEL_BODIES(SUF, AT, LOADA) \
-/* y[c + k ldy] += sum_r a[r + c lda] x[r + k ldx] for c < cb, k < kb. */                           \
-INLINE void tn_block##SUF(size_t rows, int cb, int kb, const AT *a, size_t lda,                     \
-                     const double *x, size_t ldx, double *y, size_t ldy) {                          \
+/* acc(c, k) += sum over rows [r0, r0 + len) of a[r + c lda] x[r + k ldx] for */                  \
+/* c < cb, k < kb, the 8-lane partial sums kept in buf[c ldb + k] (len a */                         \
+/* multiple of 8). */                                                                               \
+INLINE void tn_step##SUF(int cb, int kb, size_t r0, size_t len, const AT *a, size_t lda,            \
+                         const double *x, size_t ldx, v8d *buf, int ldb) {                          \
     v8d acc[4][5];                                                                                  \
-    for (int c = 0; c < 4; c++)                                                                     \
-        for (int k = 0; k < 5; k++) acc[c][k] = (v8d){0};                                           \
-    size_t r = 0;                                                                                   \
-    for (; r + 8 <= rows; r += 8) {                                                                 \
+    for (int c = 0; c < cb; c++)                                                                    \
+        for (int k = 0; k < kb; k++) acc[c][k] = buf[c * ldb + k];                                  \
+    for (size_t r = r0; r < r0 + len; r += 8) {                                                     \
         v8d av[4];                                                                                  \
         for (int c = 0; c < cb; c++) av[c] = LOADA(a + r + c * lda);                                \
         for (int k = 0; k < kb; k++) {                                                              \
@@ -92,10 +93,22 @@ INLINE void tn_block##SUF(size_t rows, int cb, int kb, const AT *a, size_t lda, 
             for (int c = 0; c < cb; c++) acc[c][k] += av[c] * xv;                                   \
         }                                                                                           \
     }                                                                                               \
+    for (int c = 0; c < cb; c++)                                                                    \
+        for (int k = 0; k < kb; k++) buf[c * ldb + k] = acc[c][k];                                  \
+}                                                                                                   \
+                                                                                                    \
+/* y[c + k ldy] += sum_r a[r + c lda] x[r + k ldx] for c < cb, k < kb: the */                       \
+/* whole vectors of rows by tn_step, then the lanes and the scalar tail. */                         \
+INLINE void tn_block##SUF(size_t rows, int cb, int kb, const AT *a, size_t lda,                     \
+                     const double *x, size_t ldx, double *y, size_t ldy) {                          \
+    v8d buf[4 * 5];                                                                                 \
+    for (int i = 0; i < 4 * 5; i++) buf[i] = (v8d){0};                                              \
+    const size_t whole = rows / 8 * 8;                                                              \
+    tn_step##SUF(cb, kb, 0, whole, a, lda, x, ldx, buf, 5);                                         \
     for (int c = 0; c < cb; c++) {                                                                  \
         for (int k = 0; k < kb; k++) {                                                              \
-            double s = SUM8(acc[c][k]);                                                             \
-            for (size_t t = r; t < rows; t++) s += a[t + c * lda] * x[t + k * ldx];                 \
+            double s = SUM8(buf[c * 5 + k]);                                                        \
+            for (size_t t = whole; t < rows; t++) s += a[t + c * lda] * x[t + k * ldx];             \
             y[c + k * ldy] += s;                                                                    \
         }                                                                                           \
     }                                                                                               \
@@ -121,26 +134,6 @@ INLINE void tn_chunked##SUF(size_t rows, size_t cols, size_t nrhs, const AT *a, 
             for (; k < nrhs; k++) tn_block##SUF(len, 1, 1, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);\
         }                                                                                           \
     }                                                                                               \
-}                                                                                                   \
-                                                                                                    \
-/* acc(c, k) += sum over rows [r0, r0 + len) of a[r + c lda] x[r + k ldx] for */                  \
-/* c < cb, k < kb, the 8-lane partial sums kept in buf[c ldb + k] (len a */                         \
-/* multiple of 8). */                                                                               \
-INLINE void tn_step##SUF(int cb, int kb, size_t r0, size_t len, const AT *a, size_t lda,            \
-                         const double *x, size_t ldx, v8d *buf, int ldb) {                          \
-    v8d acc[4][5];                                                                                  \
-    for (int c = 0; c < cb; c++)                                                                    \
-        for (int k = 0; k < kb; k++) acc[c][k] = buf[c * ldb + k];                                  \
-    for (size_t r = r0; r < r0 + len; r += 8) {                                                     \
-        v8d av[4];                                                                                  \
-        for (int c = 0; c < cb; c++) av[c] = LOADA(a + r + c * lda);                                \
-        for (int k = 0; k < kb; k++) {                                                              \
-            v8d xv = LOAD8(x + r + k * ldx);                                                        \
-            for (int c = 0; c < cb; c++) acc[c][k] += av[c] * xv;                                   \
-        }                                                                                           \
-    }                                                                                               \
-    for (int c = 0; c < cb; c++)                                                                    \
-        for (int k = 0; k < kb; k++) buf[c * ldb + k] = acc[c][k];                                  \
 }                                                                                                   \
                                                                                                     \
 /* 6 to TN_TILE_RHS right-hand sides: groups of TN_TILE_COLS columns, each */                      \
