@@ -17,9 +17,9 @@
 // read by the steps t' < t only (tail[t'] > first + t'). So a thread starts
 // step t once every thread above it has finished steps 0 ..< t (atomic
 // counts, release/acquire), and the threads run side by side one column
-// apart. A
-// single core moved 160 MB (an 8000 x 8000 factor from position 1720) at
-// 5-6 GB/s each way: the step took most of a k = 10 deletion.
+// apart. The trailing part of an 8000 x 8000 factor from position 80
+// (250 MB) took 0.037 s on one core, 6.8 GB/s each way, most of a k = 10
+// deletion; on two, 0.028 s. It is memory-bound.
 
 #include "kernels.h"
 
