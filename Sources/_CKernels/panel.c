@@ -45,8 +45,9 @@ typedef float v8f __attribute__((vector_size(32)));
 
 // The tiled tn for 6 to TN_TILE_RHS right-hand sides (the engine's theta
 // update with C = 10 columns, the certificate's C + 1, the blocked
-// triangular solves' <= 16): steps of 32 rows over groups of 16 columns. On an 8000 x 32000 Phi with 10 right-hand sides on 2 cores it
-// took 0.11-0.14 s against 0.18-0.20 s for the chunked loop above, where
+// triangular solves' <= 16): steps of 32 rows over groups of 16 columns.
+// On an 8000 x 32000 Phi with 10 right-hand sides on 2 cores it took
+// 0.11-0.14 s against 0.18-0.20 s for the chunked loop above, where
 // one read of Phi took 0.09-0.11 s: the chunked loop re-reads each 4-column
 // chunk from L2 for its second group of right-hand sides while memory
 // idles, and loads the right-hand sides from L2; here a step's 32 x nrhs
