@@ -106,10 +106,16 @@ extension Cholesky {
     /// Steps 1 and 2 of both trailing-block methods: B = L[tail, F] into `b`
     /// (mt x k, zero above each deleted column's diagonal), then the retained
     /// rows and columns compacted into the leading m x m block, the rest
-    /// zeroed. Returns the first deleted position and mt = m - first.
+    /// zeroed. With `trailing` false the columns from the first deleted
+    /// position on are left for the caller (the rank-k update gathers them
+    /// in its own pass, then calls `clearBeyond`). Returns the first deleted
+    /// position, mt = m - first, and for the caller's gather the retained
+    /// columns' sources and the row runs (triples: source row, destination
+    /// row, count), both counted from `first`.
     private static func compactDeleting(_ deleted: [Int], order n: Int, leadingDimension ld: Int,
                                         base: UnsafeMutablePointer<Double>, b: inout [Double],
-                                        threads: Int = KernelThreads.count) -> (first: Int, mt: Int) {
+                                        threads: Int = KernelThreads.count, trailing: Bool = true)
+        -> (first: Int, mt: Int, sources: [Int], runs: [Int], ldb: Int, offset: Int) {
         let k = deleted.count, m = n - k
         let first = deleted[0]
         // Original indices of the retained positions first..<m.
@@ -117,11 +123,19 @@ extension Cholesky {
         for f in deleted { isDeleted[f] = true }
         let tail = (first..<n).filter { !isDeleted[$0] }
         let mt = tail.count  // == m - first
-        b = [Double](repeating: 0, count: max(mt * k, 1))
+        // Without `trailing` (the rank-k update's row tiles), each column of
+        // B starts on a 64-byte line and has a multiple of 8 rows, so tiles
+        // of 256 rows never share a line of B: two cores rotating the rows
+        // on either side of a tile boundary wrote the same line at every
+        // column (k = 20 and 56 at n = 8000 ran slower on two cores than on
+        // one).
+        let ldb = trailing ? mt : (mt + 7) / 8 * 8
+        b = [Double](repeating: 0, count: max(ldb * k, 1) + (trailing ? 0 : 8))
+        let offset = trailing ? 0 : b.withUnsafeBufferPointer { (64 - Int(bitPattern: $0.baseAddress!) % 64) % 64 / 8 }
         // 1. B = L[tail, F] (zero above each deleted column's diagonal).
         for (j, f) in deleted.enumerated() {
             let col = base + f * ld
-            for (r, i) in tail.enumerated() where i > f { b[r + j * mt] = col[i] }
+            for (r, i) in tail.enumerated() where i > f { b[offset + r + j * ldb] = col[i] }
         }
         // 2. Compact the retained rows and columns into the leading m x m
         //    block. Every write goes to a position at or before the one it
@@ -147,6 +161,10 @@ extension Cholesky {
                 (col + m).update(repeating: 0, count: n - m)
             }
         }
+        guard trailing else {
+            return (first, mt, tail.map { $0 - first }, runs.flatMap { [$0.source - first, $0.destination - first, $0.count] },
+                    ldb, offset)
+        }
         // Retained columns from `first` on: column tail[t] moves to first + t,
         // its rows from tail[t] on (the part on or below the diagonal), the
         // rows split over the cores (`muso_compact_trailing`).
@@ -159,7 +177,16 @@ extension Cholesky {
         for c in m..<n {
             (base + c * ld).update(repeating: 0, count: n)
         }
-        return (first, mt)
+        return (first, mt, [], [], ldb, offset)
+    }
+
+    /// Zeroes what lies outside the new order m after a deletion whose
+    /// trailing columns were gathered by the caller: rows m..<n of the
+    /// columns first..<m, and the columns m..<n.
+    private static func clearBeyond(order m: Int, first: Int, n: Int, leadingDimension ld: Int,
+                                    base: UnsafeMutablePointer<Double>) {
+        for c in first..<m { (base + m + c * ld).update(repeating: 0, count: n - m) }
+        for c in m..<n { (base + c * ld).update(repeating: 0, count: n) }
     }
 
     /// The blocked LQ of the trailing block [A B], row panel by row panel,
@@ -173,12 +200,13 @@ extension Cholesky {
     /// a TRMM). With the deleted positions spread evenly, the active count
     /// grows linearly down the block, so the work is ~(2/3) k mt^2 flops
     /// against 2 k mt^2 for one `dtplqt` of the whole of B.
-    private mutating func deleteBlocked(ascending deleted: [Int]) throws(LinearAlgebraError) {
+    mutating func deleteBlocked(ascending deleted: [Int], threads: Int = KernelThreads.count) throws(LinearAlgebraError) {
         let n = order, ld = leadingDimension, k = deleted.count, m = n - k
         var b: [Double] = []
         try storage.withUnsafeMutableBufferPointer { (p) throws(LinearAlgebraError) in
             let base = p.baseAddress!
-            let (first, mt) = Self.compactDeleting(deleted, order: n, leadingDimension: ld, base: base, b: &b)
+            let (first, mt, _, _, _, _) = Self.compactDeleting(deleted, order: n, leadingDimension: ld, base: base, b: &b,
+                                                         threads: threads)
             guard mt > 0 else { return }
             let mb = min(mt, Self.lqPanel)
             // Start row of each deleted column in B (nondecreasing in q).
@@ -269,29 +297,60 @@ extension Cholesky {
     ///   trailing triangle read and written once, B once per tile of 256
     ///   rows; plus the compaction (one copy of the trailing part).
     mutating func deleteByRankUpdate(ascending deleted: [Int], level: KernelLevel?,
-                                     threads: Int = KernelThreads.count) throws(LinearAlgebraError) {
+                                     threads requested: Int? = nil) throws(LinearAlgebraError) {
         let n = order, k = deleted.count, m = n - k, ld = leadingDimension, lvl = level?.rawValue ?? -1
         guard k >= 1 else { return }
+        let threads = requested ?? Self.rankUpdateThreads(trailing: n - deleted[0] - k, k: k)
         var b: [Double] = []
         try storage.withUnsafeMutableBufferPointer { (p) throws(LinearAlgebraError) in
             let base = p.baseAddress!
-            let (first, mt) = Self.compactDeleting(deleted, order: n, leadingDimension: ld, base: base, b: &b, threads: threads)
-            guard mt > 0 else { return }
+            let (first, mt, sources, runs, ldb, offset) = Self.compactDeleting(deleted, order: n, leadingDimension: ld, base: base, b: &b,
+                                                                  threads: threads, trailing: false)
             // Row of B where column q's staircase starts (non-decreasing: f ascending).
             let stair = deleted.enumerated().map { q, f in f - first - q }
-            var rotations = [Double](repeating: 0, count: 2 * mt * k)
+            var rotations = [Double](repeating: 0, count: max(2 * mt * k, 1))
+            let tile = Int(MUSO_RANK_DELETE_TILE)
+            var counts = [Int](repeating: 0, count: Int(MUSO_RANK_DELETE_COUNT_STRIDE) * max((mt + tile - 1) / tile, 1))
             let failed = b.withUnsafeMutableBufferPointer { pb in
                 stair.withUnsafeBufferPointer { ps in
                     rotations.withUnsafeMutableBufferPointer { pr in
-                        muso_rank_delete(lvl, threads, mt, k, base + first + first * ld, ld, pb.baseAddress!, mt,
-                                         ps.baseAddress!, pr.baseAddress!)
+                        sources.withUnsafeBufferPointer { psrc in
+                            runs.withUnsafeBufferPointer { pruns in
+                                muso_rank_delete(lvl, threads, mt, k, base + first + first * ld, ld, pb.baseAddress! + offset, ldb,
+                                                 ps.baseAddress!, pr.baseAddress!, psrc.baseAddress, pruns.baseAddress,
+                                                 runs.count / 3, &counts)
+                            }
+                        }
                     }
                 }
             }
             if failed != 0 { throw .notPositiveDefinite(routine: "Cholesky.delete", order: first + failed) }
+            Self.clearBeyond(order: m, first: first, n: n, leadingDimension: ld, base: base)
         }
         order = m
     }
+
+    /// Cores for the rank-k update of an mt x mt trailing block: all of them
+    /// while the update is memory-bound (k <= 12) or the trailing triangle
+    /// (4 mt^2 bytes) fits in the last-level cache, one beyond. Measured on
+    /// this tree (2 cores, 105 MB L3, random positions, one core / two):
+    /// n = 8000, k = 10 0.056-0.072 / 0.032-0.047 s, k = 12 0.074-0.085 /
+    /// 0.043-0.047 s, k = 16 0.080-0.087 / 0.095-0.098 s, k = 20
+    /// 0.105-0.116 / 0.119-0.124 s, k = 56 0.15-0.19 / 0.24-0.26 s; n =
+    /// 4000 (64 MB of triangle), k = 40 0.037-0.039 / 0.021-0.022 s; n =
+    /// 2000, k = 200 0.038-0.043 / 0.033-0.036 s. Beyond the cache the two
+    /// tiles running side by side, one column apart, each wait on memory
+    /// for their 2 KB of every column; why one core then beats two is not
+    /// settled (docs/performance.md).
+    static func rankUpdateThreads(trailing mt: Int, k: Int) -> Int {
+        k <= 12 || 4 * mt * mt <= lastLevelCacheBytes ? KernelThreads.count : 1
+    }
+
+    /// The last-level cache's size (`sysconf`), 32 MB where it is not known.
+    static let lastLevelCacheBytes: Int = {
+        let bytes = sysconf(Int32(_SC_LEVEL3_CACHE_SIZE))
+        return bytes > 0 ? bytes : 32 << 20
+    }()
 
     /// The most indices `.automatic` deletes with Givens rotations.
     static let givensLimit = 6

@@ -15,6 +15,12 @@
 // staircase), and stays zero there: its rotations are the identity, so only
 // the active prefix of columns q with stair[q] <= c is applied.
 //
+// The block is compacted in the same pass (the retained rows and columns
+// moved into place over the deleted ones): a tile gathers its rows of
+// column c from their source column (source_column[c] > c) by the row runs
+// just before it rotates them, so the trailing triangle is read once and
+// written once, instead of once more for a separate compaction.
+//
 // Order of work: row tiles of RD_TILE rows, top to bottom. A tile first
 // sweeps every column to its left (their rotations are known), column by
 // column: the tile's part of column c is contiguous (prefetch- and
@@ -25,11 +31,22 @@
 // columns' rotations, one column at a time, each applied to the tile's rows
 // below it at once. So A is read and written once, B once per tile.
 //
-// Threads: tile t belongs to thread t mod T. A tile's sweep needs the
-// rotations of the columns above it, which the tiles above publish column by
-// column (an atomic count, release/acquire), so the tiles run as a pipeline.
-// The threads are POSIX threads, not a pool: a waiting tile's producer is
-// always running.
+// Threads: tile t belongs to thread t mod T, and works on column c only
+// after tile t - 1 has finished columns 0 ..< c + 1 (a count per tile,
+// release/acquire), so the tiles run as a pipeline, one column apart. That
+// order also makes the in-place gather safe:
+// - what a tile overwrites (its rows of column c) is the source of rows at
+//   or above them in columns left of c, which this tile has already moved
+//   and the tiles above have too (tile t - 1 finished them, after tile t - 2
+//   had, and so on);
+// - what a tile reads (its rows' sources in column source_column[c], at or
+//   below its rows) is written only as part of column source_column[c] > c,
+//   by this tile later or by a tile below, which waits for this one to
+//   finish that column.
+// The rotations of column c are published by the same counts: a tile works
+// on c only once the tile above has, and the first tile to do so is c's
+// owner, which fixed them. The threads are POSIX threads, not a pool: a
+// waiting tile's producer is always running.
 
 #include "kernels.h"
 #include "level.h"
@@ -41,6 +58,10 @@
 #include <string.h>
 #include <time.h>
 
+// The caller's work array of tile counts is used as atomics.
+_Static_assert(sizeof(_Atomic size_t) == sizeof(size_t) && _Alignof(_Atomic size_t) == _Alignof(size_t),
+               "atomic counts must have the layout of size_t");
+
 typedef double v8d __attribute__((vector_size(64)));
 
 #define INLINE static inline __attribute__((always_inline))
@@ -51,7 +72,10 @@ typedef double v8d __attribute__((vector_size(64)));
 // page per column per tile). Measured at n = 8000: 256 rows beat a tile sized
 // to keep B's slice in L1 (32-96 rows at k = 32-100: 1.3-1.5x slower, the
 // per-column costs and the waits growing with the tile count).
-#define RD_TILE 256
+#define RD_TILE MUSO_RANK_DELETE_TILE
+// Tile counts one cache line apart (each tile stores its count after every
+// column; the tile below reads it).
+#define RD_PAD MUSO_RANK_DELETE_COUNT_STRIDE
 
 // Applies the rotations rot[2q], rot[2q + 1] (q < act) to `rows` rows of
 // the column x and of B's columns b + q ldb (all starting at the same row).
@@ -157,14 +181,14 @@ DEFINE_ROT_LEVEL(avx512, __attribute__((target("avx512f,avx512dq,avx512vl,avx2,f
 #endif
 
 typedef struct {
-    size_t mt, k, lda, ldb, threads;
+    size_t mt, k, lda, ldb, threads, nruns;
     double *a, *b, *rot;
-    const size_t *stair;
+    const size_t *stair, *source_column, *runs;
     rot_rows_fn rot_rows;
     rot2_rows_fn rot2_rows;
-    _Atomic size_t done;    // columns whose rotations are in `rot`
-    _Atomic size_t failed;  // 0, or 1 + the column whose rotation met a zero or non-finite pair
-    _Atomic int go;         // set once every thread exists (the tile owners are then fixed)
+    _Atomic size_t *progress;  // per tile: the columns 0 ..< progress it has finished (gathered and rotated)
+    _Atomic size_t failed;     // 0, or 1 + the column whose rotation met a zero or non-finite pair
+    _Atomic int go;            // set once every thread exists (the tile owners are then fixed)
 } rd_job;
 
 typedef struct {
@@ -172,14 +196,16 @@ typedef struct {
     size_t index;
 } rd_worker;
 
-// Waits until column c's rotations are published; false if another tile
-// failed. Spins briefly (the producer is usually a few columns ahead), then
+// Waits until the tile above has finished columns 0 ..< need (which also
+// means their rotations are published: a tile works on a column only once
+// the column's owner has fixed its rotations); false if a tile failed.
+// Spins briefly (the tile above is usually a few columns ahead), then
 // yields, then sleeps in 20 us steps so that a waiting thread gives its core
 // back when there are more threads than cores (other work, or tests running
 // side by side).
-static int rd_wait(rd_job *j, size_t c, size_t *known) {
+static int rd_wait(rd_job *j, _Atomic size_t *above, size_t need, size_t *known) {
     unsigned spins = 0;
-    while ((*known = atomic_load_explicit(&j->done, memory_order_acquire)) <= c) {
+    while ((*known = atomic_load_explicit(above, memory_order_acquire)) < need) {
         if (atomic_load_explicit(&j->failed, memory_order_relaxed)) return 0;
         if (spins < 512) {
 #if defined(__x86_64__)
@@ -196,18 +222,43 @@ static int rd_wait(rd_job *j, size_t c, size_t *known) {
     return 1;
 }
 
-static void rd_tile(rd_job *j, size_t r0) {
-    size_t k = j->k, lda = j->lda, ldb = j->ldb, r1 = r0 + RD_TILE < j->mt ? r0 + RD_TILE : j->mt;
+// Moves rows [lo, hi) of column c of the compacted block into place from
+// their source, column source_column[c] (> c) of the uncompacted one, by the
+// runs in [ra, rb) (source row, destination row, count; rows and columns
+// counted from the first deleted position). Source and destination are
+// different columns, so the copy never overlaps itself.
+static void rd_gather(const rd_job *j, size_t c, size_t lo, size_t hi, size_t ra, size_t rb) {
+    double *dst = j->a + c * j->lda;
+    const double *src = j->a + j->source_column[c] * j->lda;
+    for (size_t r = ra; r < rb; r++) {
+        size_t s = j->runs[3 * r], d = j->runs[3 * r + 1], n = j->runs[3 * r + 2];
+        size_t d0 = d > lo ? d : lo, d1 = d + n < hi ? d + n : hi;
+        if (d0 < d1) memcpy(dst + d0, src + s + (d0 - d), (d1 - d0) * sizeof(double));
+    }
+}
+
+static void rd_tile(rd_job *j, size_t t) {
+    size_t k = j->k, lda = j->lda, ldb = j->ldb, r0 = t * RD_TILE;
+    size_t r1 = r0 + RD_TILE < j->mt ? r0 + RD_TILE : j->mt;
     double *a = j->a, *b = j->b;
-    // 1. The columns to the left, with their published rotations.
-    //    Two columns at a time where both have the same active count.
+    _Atomic size_t *mine = &j->progress[RD_PAD * t], *above = t > 0 ? &j->progress[RD_PAD * (t - 1)] : NULL;
+    // The runs that reach this tile's rows (sorted by destination).
+    size_t ra = 0, rb;
+    while (ra < j->nruns && j->runs[3 * ra + 1] + j->runs[3 * ra + 2] <= r0) ra++;
+    for (rb = ra; rb < j->nruns && j->runs[3 * rb + 1] < r1; rb++) {}
+    // 1. The columns to the left: gathered, then rotated with their
+    //    published rotations. Two columns at a time where both have the
+    //    same active count.
     size_t known = 0, act = 0;
     for (size_t c = 0; c < r0;) {
-        if (c >= known && !rd_wait(j, c, &known)) return;
+        if (c + 1 > known && !rd_wait(j, above, c + 1, &known)) return;
+        rd_gather(j, c, r0, r1, ra, rb);
         while (act < k && j->stair[act] <= c) act++;
-        if (act == 0) { c++; continue; }
-        if (c + 1 < r0 && (act == k || j->stair[act] > c + 1)) {
-            if (c + 1 >= known && !rd_wait(j, c + 1, &known)) return;
+        if (act == 0) {
+            c++;
+        } else if (c + 1 < r0 && (act == k || j->stair[act] > c + 1)) {
+            if (c + 2 > known && !rd_wait(j, above, c + 2, &known)) return;
+            rd_gather(j, c + 1, r0, r1, ra, rb);
             j->rot2_rows(r1 - r0, act, a + r0 + c * lda, a + r0 + (c + 1) * lda, b + r0, ldb,
                          j->rot + 2 * c * k, j->rot + 2 * (c + 1) * k);
             c += 2;
@@ -215,9 +266,15 @@ static void rd_tile(rd_job *j, size_t r0) {
             j->rot_rows(r1 - r0, act, a + r0 + c * lda, b + r0, ldb, j->rot + 2 * c * k);
             c++;
         }
+        atomic_store_explicit(mine, c, memory_order_release);
     }
-    // 2. The diagonal block: column c's rotations from row c, then the rows below.
+    // 2. The diagonal block (every tile above has finished): column c
+    //    gathered from its diagonal down, its rotations fixed from row c,
+    //    then applied to the rows below. (Above the diagonal the column
+    //    is the old factor's strict upper triangle, which is zero and which
+    //    nothing writes.)
     for (size_t c = r0; c < r1; c++) {
+        rd_gather(j, c, c, r1, ra, rb);
         while (act < k && j->stair[act] <= c) act++;
         double *rot = j->rot + 2 * c * k;
         double x = a[c + c * lda];
@@ -235,7 +292,7 @@ static void rd_tile(rd_job *j, size_t r0) {
         }
         a[c + c * lda] = x;
         if (act > 0 && c + 1 < r1) j->rot_rows(r1 - c - 1, act, a + c + 1 + c * lda, b + c + 1, ldb, rot);
-        atomic_store_explicit(&j->done, c + 1, memory_order_release);
+        atomic_store_explicit(mine, c + 1, memory_order_release);
     }
 }
 
@@ -245,7 +302,7 @@ static void *rd_run(void *arg) {
     while (!atomic_load_explicit(&j->go, memory_order_acquire)) sched_yield();  // pthread_create returns soon
     for (size_t t = w->index; t * RD_TILE < j->mt; t += j->threads) {
         if (atomic_load_explicit(&j->failed, memory_order_relaxed)) break;
-        rd_tile(j, t * RD_TILE);
+        rd_tile(j, t);
     }
     return NULL;
 }
@@ -253,11 +310,16 @@ static void *rd_run(void *arg) {
 #define RD_MAX_THREADS 64
 
 size_t muso_rank_delete(int level, size_t threads, size_t mt, size_t k, double *a, size_t lda, double *b,
-                        size_t ldb, const size_t *stair, double *rot) {
-    if (mt == 0 || k == 0) return 0;
+                        size_t ldb, const size_t *stair, double *rot, const size_t *source_column,
+                        const size_t *runs, size_t nruns, size_t *counts) {
+    if (mt == 0) return 0;
+    size_t tiles = (mt + RD_TILE - 1) / RD_TILE;
+    _Atomic size_t *progress = (_Atomic size_t *)counts;
     rd_job job;
     job.mt = mt; job.k = k; job.lda = lda; job.ldb = ldb;
     job.a = a; job.b = b; job.rot = rot; job.stair = stair;
+    job.source_column = source_column; job.runs = runs; job.nruns = nruns;
+    job.progress = progress;
     int l = muso_effective_level(level);
     job.rot_rows = baseline_rot_rows;
     job.rot2_rows = baseline_rot2_rows;
@@ -266,10 +328,9 @@ size_t muso_rank_delete(int level, size_t threads, size_t mt, size_t k, double *
     else if (l == MUSO_ISA_AVX2_FMA) { job.rot_rows = avx2_rot_rows; job.rot2_rows = avx2_rot2_rows; }
 #endif
     (void)l;
-    atomic_init(&job.done, 0);
+    for (size_t t = 0; t < tiles; t++) atomic_init(&progress[RD_PAD * t], 0);
     atomic_init(&job.failed, 0);
     atomic_init(&job.go, 0);
-    size_t tiles = (mt + RD_TILE - 1) / RD_TILE;
     size_t want = threads < 1 ? 1 : threads;
     if (want > tiles) want = tiles;
     if (want > RD_MAX_THREADS) want = RD_MAX_THREADS;

@@ -239,28 +239,43 @@ struct CholeskyTests {
         }
     }
 
-    @Test("the trailing columns compacted on 1-4 threads (rows split by area, each thread behind the ones above) give the refactorised factor",
-          arguments: [3, 40])
-    func compactionThreads(k: Int) throws {
+    @Test("the trailing columns compacted on 1-4 threads (gathered inside the rank-k update's tiles, or by the rows split by area before the blocked LQ) give the refactorised factor",
+          arguments: [(3, false), (40, false), (300, false), (300, true)])
+    func compactionThreads(k: Int, contiguous: Bool) throws {
         // n = 1100: from position 2, 1098 - k trailing columns, enough rows
-        // for 4 threads (256 each); the deleted rows cut runs in every range.
+        // for 4 threads and 5 tiles (256 rows each); the deleted rows cut
+        // runs in every range. k = 300 moves rows by more than a tile, so a
+        // tile's rows come from the tiles below it (contiguous: all of them
+        // from 302 on, in one run).
         let n = 1100
         let g = Fixtures.gaussian(n, n, seed: 23)
         var a = try Matrix.product(g, g.transposed)
         for i in 0..<n { a[i, i] += 0.2 }
-        let deleted = Array(Set((0..<k).map { 2 + ($0 * 409 + $0 * $0 * 7) % (n - 2) })).sorted()
+        let deleted = contiguous ? Array(2..<(2 + k))
+            : Array(Set((0..<k).map { 2 + ($0 * 409 + $0 * $0 * 7) % (n - 2) })).sorted()
         let keep = (0..<n).filter { !deleted.contains($0) }
         let fresh = try Cholesky(factoring: Fixtures.principal(a, keeping: keep))
         let cond = try fresh.conditionEstimate()
-        for threads in [1, 2, 3, 4] {
-            var c = try Cholesky(factoring: a)
-            try c.deleteByRankUpdate(ascending: deleted, level: nil, threads: threads)
-            #expect(try Matrix.relativeDistance(c.lowerFactor, fresh.lowerFactor) < 1e-15 * cond * Double(n), "\(threads) threads")
-            // Below the new order the storage is zero (the compaction clears it).
-            let zeroBelow = c.storage.withUnsafeBufferPointer { p in
-                (0..<c.order).allSatisfy { col in (c.order..<n).allSatisfy { p[$0 + col * c.leadingDimension] == 0 } }
+        for blocked in [false, true] {
+            for threads in [1, 2, 3, 4] {
+                var c = try Cholesky(factoring: a)
+                if blocked {
+                    try c.deleteBlocked(ascending: deleted, threads: threads)
+                } else {
+                    try c.deleteByRankUpdate(ascending: deleted, level: nil, threads: threads)
+                }
+                let label = "\(blocked ? "blocked LQ" : "rank update"), \(threads) threads"
+                #expect(try Matrix.relativeDistance(c.lowerFactor, fresh.lowerFactor) < 1e-15 * cond * Double(n), "\(label)")
+                // Outside the new factor's lower triangle the storage is zero
+                // (above the diagonal, and every row and column from the new
+                // order on).
+                let zeroOutside = c.storage.withUnsafeBufferPointer { p in
+                    (0..<n).allSatisfy { col in
+                        (0..<n).allSatisfy { row in (row >= col && row < c.order && col < c.order) || p[row + col * c.leadingDimension] == 0 }
+                    }
+                }
+                #expect(zeroOutside, "\(label)")
             }
-            #expect(zeroBelow, "\(threads) threads")
         }
     }
 

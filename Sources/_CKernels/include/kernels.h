@@ -88,16 +88,33 @@ void muso_givens_rows(int level, size_t rows, size_t g, double *const *dst, cons
 void muso_compact_trailing(size_t threads, double *base, size_t ld, size_t first, size_t m, size_t n,
                            const size_t *tail, size_t mt, const size_t *runs, size_t nruns);
 
+/// Rows per tile of `muso_rank_delete`, and the stride of its tile counts.
+#define MUSO_RANK_DELETE_TILE 256
+#define MUSO_RANK_DELETE_COUNT_STRIDE 8
+
 /// Deletes k rows and columns from a Cholesky factor by the rank-k Givens
-/// update [A B] Q = [A' 0] (see rankdelete.c): A (mt x mt, lower triangular,
-/// lda) is overwritten by A', B (mt x k, ldb) is used as work space and left
-/// zero in every row processed. stair[q] (non-decreasing in q) is the first
-/// row where B's column q may be non-zero. rot holds 2 mt k doubles of work
-/// space (the rotations). Row tiles run as a pipeline on `threads` POSIX
-/// threads (this one included). ~6 mt^2 k' flops, k' the mean active count;
-/// A read and written once. Returns 0, or 1 + the column whose rotation met
-/// a zero or non-finite pair (A and B are then partly rotated).
+/// update [A B] Q = [A' 0] (see rankdelete.c), compacting the block in the
+/// same pass. `a` (lda) points at the first deleted position's diagonal
+/// entry: the uncompacted trailing block, from which column c (c < mt) of A
+/// is gathered, on and below its diagonal, from column source_column[c]
+/// (> c) by the row runs (nruns triples: source row, destination row,
+/// count, increasing, covering rows 0 ..< mt; all counted from the first
+/// deleted position). Above the diagonal the old factor's zero upper
+/// triangle stays. A (mt x mt, lower triangular) is left there as A'; B
+/// (mt x k, ldb, the deleted columns' entries in the retained rows) is used
+/// as work space and left zero in every row processed. stair[q]
+/// (non-decreasing in q) is the first row where B's column q may be
+/// non-zero. rot holds 2 mt k doubles of work space (the rotations). Row
+/// tiles run as a pipeline on `threads` POSIX threads (this one included).
+/// ~6 mt^2 k' flops, k' the mean active count; the trailing triangle read and
+/// written once. The rows of the block at and below mt, and the columns
+/// from mt on, are left as they were (the caller clears them). `counts`
+/// holds MUSO_RANK_DELETE_COUNT_STRIDE * ceil(mt / MUSO_RANK_DELETE_TILE)
+/// entries of work space (the tiles' progress). Returns 0, or 1 + the
+/// column whose rotation met a zero or non-finite pair (A and B are then
+/// partly gathered and rotated).
 size_t muso_rank_delete(int level, size_t threads, size_t mt, size_t k, double *a, size_t lda, double *b,
-                        size_t ldb, const size_t *stair, double *rot);
+                        size_t ldb, const size_t *stair, double *rot, const size_t *source_column,
+                        const size_t *runs, size_t nruns, size_t *counts);
 
 #endif
