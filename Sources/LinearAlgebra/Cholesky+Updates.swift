@@ -30,7 +30,8 @@ extension Cholesky {
         /// update in one pass: row tiles of 256 rows, top to bottom, each
         /// sweeping the columns to its left with their k rotations (its
         /// rows in vector registers, its slice of the deleted columns in
-        /// cache), the tiles pipelined over the cores (`muso_rank_delete`).
+        /// cache), the tiles pipelined over the cores (`muso_rank_delete`),
+        /// the retained columns moved into place in the same pass.
         /// The trailing triangle is read and written once whatever k, and
         /// ~3 k' m^2 flops (k' the mean number of deleted positions above a
         /// row) run from registers.
@@ -290,12 +291,17 @@ extension Cholesky {
     /// runs row tiles top to bottom as a pipeline over the cores: a tile
     /// sweeps the columns to its left with their published rotations (its
     /// slice of B in cache, its rows in vector registers), then fixes its
-    /// own columns' rotations. The diagonal stays positive (each rotation
-    /// makes A_cc = hypot(A_cc, B_cq)).
+    /// own columns' rotations. Each tile moves its rows of a column into
+    /// the compacted place just before rotating them, so A is compacted in
+    /// the same pass (the retained columns left of `first` are moved
+    /// before, by `compactDeleting`). The diagonal stays positive (each
+    /// rotation makes A_cc = hypot(A_cc, B_cq)).
+    /// - Parameter requested: cores for the kernel; by default
+    ///   `rankUpdateThreads(trailing:k:)`.
     /// - Complexity: ~3 k' mt^2 flops, k' the mean number of deleted
     ///   positions above a row (k / 2 for spread positions, at most k); the
-    ///   trailing triangle read and written once, B once per tile of 256
-    ///   rows; plus the compaction (one copy of the trailing part).
+    ///   trailing triangle read and written once (compaction included), B
+    ///   once per tile of 256 rows.
     mutating func deleteByRankUpdate(ascending deleted: [Int], level: KernelLevel?,
                                      threads requested: Int? = nil) throws(LinearAlgebraError) {
         let n = order, k = deleted.count, m = n - k, ld = leadingDimension, lvl = level?.rawValue ?? -1

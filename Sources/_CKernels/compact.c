@@ -1,6 +1,7 @@
 // Compacting the retained trailing columns of a Cholesky factor in place,
-// the step before the trailing block's update when rows and columns are
-// deleted (Cholesky.delete: the rank-k Givens update and the blocked LQ).
+// the step before the blocked LQ of the trailing block when rows and columns
+// are deleted (Cholesky.delete; the rank-k Givens update compacts inside its
+// own pass, rankdelete.c).
 //
 // Column t (t < mt) of the result, at first + t, takes the retained column
 // tail[t] (> first + t): its rows on and below tail[t]'s diagonal move up
