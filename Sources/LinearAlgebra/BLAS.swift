@@ -135,9 +135,9 @@ package enum MemoryPass {
         let sums = KernelPointer(base: .allocate(capacity: parts))
         sums.base.initialize(repeating: 0, count: parts)
         defer { sums.base.deallocate() }
-        let source = KernelConstPointer(base: x), size = (count + parts - 1) / parts
-        KernelThreads.forEachPart(of: count, parts: parts) { range in
-            sums.base[range.lowerBound / size] = muso_stream_sum(lvl, source.base + range.lowerBound, range.count)
+        let source = KernelConstPointer(base: x)
+        KernelThreads.forEachIndexedPart(of: count, parts: parts) { part, range in
+            sums.base[part] = muso_stream_sum(lvl, source.base + range.lowerBound, range.count)
         }
         return (0..<parts).reduce(0) { $0 + sums.base[$1] }
     }

@@ -159,20 +159,21 @@ public struct Cholesky: Sendable {
         guard k > 0 else { return x }
         // Columns in increasing order of position, each group contiguous.
         let sortedColumns = indices.indices.sorted { indices[$0] < indices[$1] }
+        let starts = sortedColumns.map { indices[$0] }   // positions, ascending
         var sorted = Matrix(rows: n, columns: k)
-        for (c, q) in sortedColumns.enumerated() { sorted[indices[q], c] = 1 }
+        for (c, start) in starts.enumerated() { sorted[start, c] = 1 }
         let blocked = k <= Self.blockedForwardColumns && n >= Self.blockedSolveOrder
         let group = blocked ? k : Self.forwardGroup
         try storage.withUnsafeBufferPointer { (pl) throws(LinearAlgebraError) in
             try sorted.withUnsafeMutableBufferPointer { (px) throws(LinearAlgebraError) in
                 var c0 = 0
                 while c0 < k {
-                    let g = min(group, k - c0), j0 = indices[sortedColumns[c0]]
+                    let g = min(group, k - c0), j0 = starts[c0]
                     let l = pl.baseAddress! + j0 + j0 * ld, xs = px.baseAddress! + j0 + c0 * n
                     if blocked {
                         try BlockedTriangularSolve.run(n: n, l: pl.baseAddress!, ld: ld, from: j0, x: px.baseAddress! + c0 * n,
                                                        ldx: n, nrhs: g, transposed: false,
-                                                       columnStarts: (c0..<(c0 + g)).map { indices[sortedColumns[$0]] })
+                                                       columnStarts: Array(starts[c0..<(c0 + g)]))
                     } else if g == 1 {  // one column: the level-2 kernel is faster
                         try dtrsv(transL: false, n: n - j0, l: l, ldl: ld, x: xs)
                     } else {

@@ -44,11 +44,16 @@ package enum KernelThreads {
     /// Runs `body` on `parts` contiguous ranges of 0..<count of equal length
     /// (the last may be shorter; empty ones are skipped), concurrently.
     package static func forEachPart(of count: Int, parts: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        forEachIndexedPart(of: count, parts: parts) { _, range in body(range) }
+    }
+
+    /// `forEachPart` with each range's index among the parts (0..<parts).
+    package static func forEachIndexedPart(of count: Int, parts: Int, _ body: @Sendable (Int, Range<Int>) -> Void) {
         let parts = max(1, parts), size = (count + parts - 1) / parts
-        if parts == 1 { if count > 0 { body(0..<count) }; return }
+        if parts == 1 { if count > 0 { body(0, 0..<count) }; return }
         DispatchQueue.concurrentPerform(iterations: parts) { t in
             let lo = min(count, t * size), hi = min(count, lo + size)
-            if lo < hi { body(lo..<hi) }
+            if lo < hi { body(t, lo..<hi) }
         }
     }
 

@@ -146,8 +146,10 @@ public final class RunningProgram {
     public init(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         let base = NSTemporaryDirectory() + "/muso-run-\(UUID().uuidString)"
         outPath = base + ".out"; errPath = base + ".err"
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        guard FileManager.default.createFile(atPath: outPath, contents: nil),
+              FileManager.default.createFile(atPath: errPath, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: base])
+        }
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         if !environment.isEmpty {
