@@ -340,13 +340,13 @@ extension Cholesky {
     /// while the update is memory-bound (k <= 12) or the trailing triangle
     /// (4 mt^2 bytes) fits in the last-level cache, one beyond. Measured on
     /// this tree (2 cores, 105 MB L3, random positions, one core / two):
-    /// n = 8000, k = 10 0.056-0.072 / 0.032-0.047 s, k = 12 0.074-0.085 /
-    /// 0.043-0.047 s, k = 16 0.080-0.087 / 0.095-0.098 s, k = 20
-    /// 0.105-0.116 / 0.119-0.124 s, k = 56 0.15-0.19 / 0.24-0.26 s; n =
-    /// 4000 (64 MB of triangle), k = 40 0.037-0.039 / 0.021-0.022 s; n =
-    /// 2000, k = 200 0.038-0.043 / 0.033-0.036 s. Beyond the cache the two
-    /// tiles running side by side, one column apart, each wait on memory
-    /// for their 2 KB of every column; why one core then beats two is not
+    /// n = 8000, k = 10 0.043-0.055 / 0.031-0.034 s, k = 12 0.061-0.072 /
+    /// 0.041-0.043 s, k = 16 0.099-0.101 / 0.106-0.112 s, k = 20
+    /// 0.106-0.109 / 0.118-0.131 s, k = 56 0.184-0.188 / 0.230-0.243 s;
+    /// n = 4000 (64 MB of triangle), k = 40 0.037-0.039 / 0.024-0.026 s;
+    /// n = 2000, k = 200 0.038-0.043 / 0.023-0.029 s. Beyond the cache the
+    /// tile below waits on the tile above most of the time, and why the
+    /// tile above then runs at less than half its one-core speed is not
     /// settled (docs/performance.md).
     static func rankUpdateThreads(trailing mt: Int, k: Int) -> Int {
         k <= 12 || 4 * mt * mt <= lastLevelCacheBytes ? KernelThreads.count : 1
