@@ -7,15 +7,19 @@ extension Cholesky {
     public enum DeletionMethod: Sendable {
         /// Givens rotations for up to `givensLimit` (6) indices, the rank-k
         /// update up to `rankUpdateLimit` (56) (any number up to order
-        /// `rankUpdateOrder`, 2000), the blocked LQ beyond. Measured on this
-        /// tree (docs/performance.md, "One-pass batched deletion": random
+        /// `rankUpdateOrder`, 2000), the blocked LQ beyond. Measured in
+        /// session 12 (docs/performance.md, "One-pass batched deletion": random
         /// positions, 3 runs, Givens / LQ / rank update): n = 8000, k = 10
         /// 0.17-0.19 / 0.25-0.31 / 0.12-0.14 s; k = 32 0.44-0.46 / 0.23-0.26
         /// / 0.16-0.18 s; k = 56 LQ 0.25-0.27, rank update 0.19-0.23 s;
         /// k = 100 0.28-0.32 / 0.39-0.48 s; k = 4 Givens 0.044-0.056 s
         /// against the rank update's 0.072-0.078 s. n = 2000, k = 100: LQ
         /// 0.031-0.033 s, rank update 0.023-0.026 s (k = 200 a tie); n =
-        /// 1000, k = 100: 0.012-0.014 / 0.008-0.010 s.
+        /// 1000, k = 100: 0.012-0.014 / 0.008-0.010 s. Since the rank update
+        /// compacts in its own pass (session 15, "Rank-k deletion compacts in
+        /// its own pass"), n = 8000: k = 10 0.031-0.043 s, k = 56 0.18-0.19 s;
+        /// k = 100 0.25-0.35 s against the LQ's 0.25-0.34 s, so the limits
+        /// stand.
         case automatic
         /// One sweep of Givens rotations per index: O(n^2) memory-bound work
         /// per index, so O(n^2 k) with k passes over the factor.
