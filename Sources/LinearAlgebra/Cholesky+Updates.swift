@@ -108,19 +108,28 @@ extension Cholesky {
         }
     }
 
+    /// What `compactDeleting` leaves for the trailing block's update.
+    private struct TrailingBlock {
+        /// The first deleted position, and mt = m - first.
+        let first: Int, mt: Int
+        /// B's leading dimension, and where its first element sits in `b`.
+        let ldb: Int, offset: Int
+        /// For a caller that moves the trailing columns itself: each retained
+        /// column's source and the row runs (triples: source row, destination
+        /// row, count), counted from `first`; empty otherwise.
+        let sources: [Int], runs: [Int]
+    }
+
     /// Steps 1 and 2 of both trailing-block methods: B = L[tail, F] into `b`
     /// (mt x k, zero above each deleted column's diagonal), then the retained
-    /// rows and columns compacted into the leading m x m block, the rest
-    /// zeroed. With `trailing` false the columns from the first deleted
-    /// position on are left for the caller (the rank-k update gathers them
-    /// in its own pass, then calls `clearBeyond`). Returns the first deleted
-    /// position, mt = m - first, and for the caller's gather the retained
-    /// columns' sources and the row runs (triples: source row, destination
-    /// row, count), both counted from `first`.
+    /// rows and columns compacted into the leading m x m block. With
+    /// `trailing` false the columns from the first deleted position on are
+    /// left for the caller (the rank-k update gathers them in its own pass).
+    /// Either way the caller then clears what lies beyond the new order
+    /// (`clearBeyond`).
     private static func compactDeleting(_ deleted: [Int], order n: Int, leadingDimension ld: Int,
                                         base: UnsafeMutablePointer<Double>, b: inout [Double],
-                                        threads: Int = KernelThreads.count, trailing: Bool = true)
-        -> (first: Int, mt: Int, sources: [Int], runs: [Int], ldb: Int, offset: Int) {
+                                        threads: Int = KernelThreads.count, trailing: Bool = true) -> TrailingBlock {
         let k = deleted.count, m = n - k
         let first = deleted[0]
         // Original indices of the retained positions first..<m.
@@ -167,8 +176,8 @@ extension Cholesky {
             }
         }
         guard trailing else {
-            return (first, mt, tail.map { $0 - first }, runs.flatMap { [$0.source - first, $0.destination - first, $0.count] },
-                    ldb, offset)
+            return TrailingBlock(first: first, mt: mt, ldb: ldb, offset: offset, sources: tail.map { $0 - first },
+                                 runs: runs.flatMap { [$0.source - first, $0.destination - first, $0.count] })
         }
         // Retained columns from `first` on: column tail[t] moves to first + t,
         // its rows from tail[t] on (the part on or below the diagonal), the
@@ -176,18 +185,15 @@ extension Cholesky {
         let flatRuns = runs.flatMap { [$0.source, $0.destination, $0.count] }
         tail.withUnsafeBufferPointer { pt in
             flatRuns.withUnsafeBufferPointer { pr in
-                muso_compact_trailing(threads, base, ld, first, m, n, pt.baseAddress!, mt, pr.baseAddress!, runs.count)
+                muso_compact_trailing(threads, base, ld, first, n, pt.baseAddress!, mt, pr.baseAddress!, runs.count)
             }
         }
-        for c in m..<n {
-            (base + c * ld).update(repeating: 0, count: n)
-        }
-        return (first, mt, [], [], ldb, offset)
+        return TrailingBlock(first: first, mt: mt, ldb: ldb, offset: offset, sources: [], runs: [])
     }
 
-    /// Zeroes what lies outside the new order m after a deletion whose
-    /// trailing columns were gathered by the caller: rows m..<n of the
-    /// columns first..<m, and the columns m..<n.
+    /// Zeroes what lies outside the new order m once the trailing columns
+    /// are in place: rows m..<n of the columns first..<m (the columns before
+    /// `first` are cleared by `compactDeleting`), and the columns m..<n.
     private static func clearBeyond(order m: Int, first: Int, n: Int, leadingDimension ld: Int,
                                     base: UnsafeMutablePointer<Double>) {
         for c in first..<m { (base + m + c * ld).update(repeating: 0, count: n - m) }
@@ -210,8 +216,9 @@ extension Cholesky {
         var b: [Double] = []
         try storage.withUnsafeMutableBufferPointer { (p) throws(LinearAlgebraError) in
             let base = p.baseAddress!
-            let (first, mt, _, _, _, _) = Self.compactDeleting(deleted, order: n, leadingDimension: ld, base: base, b: &b,
-                                                         threads: threads)
+            let block = Self.compactDeleting(deleted, order: n, leadingDimension: ld, base: base, b: &b, threads: threads)
+            let first = block.first, mt = block.mt
+            Self.clearBeyond(order: m, first: first, n: n, leadingDimension: ld, base: base)
             guard mt > 0 else { return }
             let mb = min(mt, Self.lqPanel)
             // Start row of each deleted column in B (nondecreasing in q).
@@ -314,8 +321,9 @@ extension Cholesky {
         var b: [Double] = []
         try storage.withUnsafeMutableBufferPointer { (p) throws(LinearAlgebraError) in
             let base = p.baseAddress!
-            let (first, mt, sources, runs, ldb, offset) = Self.compactDeleting(deleted, order: n, leadingDimension: ld, base: base, b: &b,
-                                                                  threads: threads, trailing: false)
+            let block = Self.compactDeleting(deleted, order: n, leadingDimension: ld, base: base, b: &b,
+                                             threads: threads, trailing: false)
+            let first = block.first, mt = block.mt
             // Row of B where column q's staircase starts (non-decreasing: f ascending).
             let stair = deleted.enumerated().map { q, f in f - first - q }
             var rotations = [Double](repeating: 0, count: max(2 * mt * k, 1))
@@ -324,11 +332,11 @@ extension Cholesky {
             let failed = b.withUnsafeMutableBufferPointer { pb in
                 stair.withUnsafeBufferPointer { ps in
                     rotations.withUnsafeMutableBufferPointer { pr in
-                        sources.withUnsafeBufferPointer { psrc in
-                            runs.withUnsafeBufferPointer { pruns in
-                                muso_rank_delete(lvl, threads, mt, k, base + first + first * ld, ld, pb.baseAddress! + offset, ldb,
-                                                 ps.baseAddress!, pr.baseAddress!, psrc.baseAddress, pruns.baseAddress,
-                                                 runs.count / 3, &counts)
+                        block.sources.withUnsafeBufferPointer { psrc in
+                            block.runs.withUnsafeBufferPointer { pruns in
+                                muso_rank_delete(lvl, threads, mt, k, base + first + first * ld, ld, pb.baseAddress! + block.offset,
+                                                 block.ldb, ps.baseAddress!, pr.baseAddress!, psrc.baseAddress, pruns.baseAddress,
+                                                 block.runs.count / 3, &counts)
                             }
                         }
                     }

@@ -6,8 +6,9 @@
 // Column t (t < mt) of the result, at first + t, takes the retained column
 // tail[t] (> first + t): its rows on and below tail[t]'s diagonal move up
 // past the deleted rows above them (the runs: source row, destination row,
-// count, in increasing order), its rows first ..< first + t above the new
-// diagonal and m ..< n below the new order are zeroed. Writes go to a column
+// count, in increasing order). Above the new diagonal the column keeps the
+// old factor's strict upper triangle, which is zero; rows from the new order
+// on are cleared by the caller (Cholesky.clearBeyond). Writes go to a column
 // left of the one they read, so column by column in increasing t the copy
 // is in place.
 //
@@ -34,7 +35,7 @@
 
 typedef struct {
     double *base;
-    size_t ld, first, m, n, mt, nruns;
+    size_t ld, first, n, mt, nruns;
     const size_t *tail, *runs;
     size_t bound[CT_MAX_THREADS + 1];
     _Atomic size_t done[CT_MAX_THREADS];
@@ -54,13 +55,6 @@ static void ct_wait(_Atomic size_t *count, size_t t) {
     }
 }
 
-// Zeroes rows [a, b) of column col, clipped to [lo, hi).
-static void ct_zero(double *col, size_t a, size_t b, size_t lo, size_t hi) {
-    if (a < lo) a = lo;
-    if (b > hi) b = hi;
-    if (a < b) memset(col + a, 0, (b - a) * sizeof(double));
-}
-
 static void ct_range(ct_job *j, size_t p) {
     const size_t lo = j->bound[p], hi = j->bound[p + 1];
     for (size_t t = 0; t < j->mt; t++) {
@@ -68,7 +62,6 @@ static void ct_range(ct_job *j, size_t p) {
         const size_t s = j->tail[t];
         double *dst = j->base + (j->first + t) * j->ld;
         const double *src = j->base + s * j->ld;
-        ct_zero(dst, j->first, j->first + t, lo, hi);
         for (size_t r = 0; r < j->nruns; r++) {
             const size_t source = j->runs[3 * r], destination = j->runs[3 * r + 1], count = j->runs[3 * r + 2];
             if (source + count <= s) continue;
@@ -78,7 +71,6 @@ static void ct_range(ct_job *j, size_t p) {
             if (d1 > hi) d1 = hi;
             if (d0 < d1) memcpy(dst + d0, src + (d0 - destination + source), (d1 - d0) * sizeof(double));
         }
-        ct_zero(dst, j->m, j->n, lo, hi);
         atomic_store_explicit(&j->done[p], t + 1, memory_order_release);
     }
 }
@@ -90,11 +82,11 @@ static void *ct_run(void *arg) {
     return NULL;
 }
 
-void muso_compact_trailing(size_t threads, double *base, size_t ld, size_t first, size_t m, size_t n,
+void muso_compact_trailing(size_t threads, double *base, size_t ld, size_t first, size_t n,
                            const size_t *tail, size_t mt, const size_t *runs, size_t nruns) {
     if (mt == 0) return;
     ct_job job;
-    job.base = base; job.ld = ld; job.first = first; job.m = m; job.n = n;
+    job.base = base; job.ld = ld; job.first = first; job.n = n;
     job.mt = mt; job.tail = tail; job.runs = runs; job.nruns = nruns;
     size_t want = threads < 1 ? 1 : threads;
     if (want > CT_MAX_THREADS) want = CT_MAX_THREADS;

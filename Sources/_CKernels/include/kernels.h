@@ -82,10 +82,11 @@ void muso_givens_rows(int level, size_t rows, size_t g, double *const *dst, cons
 /// factor (leading dimension ld) in place after deleting rows and columns:
 /// column first + t (t < mt) takes column tail[t]'s rows on and below its
 /// diagonal, moved by the row runs (nruns triples: source row, destination
-/// row, count), rows first ..< first + t and m ..< n zeroed. `threads` cores
-/// share the rows (see compact.c). Reads and writes (n - first)^2 / 2
+/// row, count). Above the new diagonal the old zero upper triangle stays;
+/// rows from the new order on are left for the caller to clear. `threads`
+/// cores share the rows (see compact.c). Reads and writes (n - first)^2 / 2
 /// doubles at most.
-void muso_compact_trailing(size_t threads, double *base, size_t ld, size_t first, size_t m, size_t n,
+void muso_compact_trailing(size_t threads, double *base, size_t ld, size_t first, size_t n,
                            const size_t *tail, size_t mt, const size_t *runs, size_t nruns);
 
 /// Rows per tile of `muso_rank_delete`, and the stride of its tile counts.
