@@ -5,21 +5,25 @@ internal import _CKernels
 extension Cholesky {
     /// How `delete(indices:)` re-triangularises the factor.
     public enum DeletionMethod: Sendable {
-        /// Givens rotations for up to `givensLimit` (6) indices, the rank-k
-        /// update up to `rankUpdateLimit` (56) (any number up to order
-        /// `rankUpdateOrder`, 2000), the blocked LQ beyond. Measured in
-        /// session 12 (docs/performance.md, "One-pass batched deletion": random
-        /// positions, 3 runs, Givens / LQ / rank update): n = 8000, k = 10
-        /// 0.17-0.19 / 0.25-0.31 / 0.12-0.14 s; k = 32 0.44-0.46 / 0.23-0.26
-        /// / 0.16-0.18 s; k = 56 LQ 0.25-0.27, rank update 0.19-0.23 s;
-        /// k = 100 0.28-0.32 / 0.39-0.48 s; k = 4 Givens 0.044-0.056 s
-        /// against the rank update's 0.072-0.078 s. n = 2000, k = 100: LQ
-        /// 0.031-0.033 s, rank update 0.023-0.026 s (k = 200 a tie); n =
-        /// 1000, k = 100: 0.012-0.014 / 0.008-0.010 s. Since the rank update
-        /// compacts in its own pass (session 15, "Rank-k deletion compacts in
-        /// its own pass"), n = 8000: k = 10 0.031-0.043 s, k = 56 0.18-0.19 s;
-        /// k = 100 0.25-0.35 s against the LQ's 0.25-0.34 s, so the limits
-        /// stand.
+        /// Givens rotations for one index, the rank-k update up to
+        /// `rankUpdateLimit` (128) indices (any number up to order
+        /// `rankUpdateOrder`, 2000), the blocked LQ beyond. Measured on two
+        /// machines of this kind (random positions, same positions per
+        /// method; docs/performance.md, "Deletion methods on two machines"):
+        /// - Intel Xeon, 2 vCPUs (session 15, rank update on one core where
+        ///   it was faster): n = 8000, k = 4 rank update 0.039-0.058 s
+        ///   against Givens' 0.068-0.082 s, k = 6 0.064-0.078 / 0.070-0.091
+        ///   s; k = 100 0.25-0.35 s against the LQ's 0.25-0.34 s.
+        /// - AMD EPYC (Zen 5), 2 cores (session 16, rank update on both):
+        ///   n = 8000, k = 1 a tie with Givens, k = 2 0.004-0.021 against
+        ///   0.003-0.032 s, k = 4 0.010-0.023 / 0.020-0.054 s, k = 6
+        ///   0.017-0.024 / 0.042-0.066 s; against the LQ k = 100 0.07-0.15
+        ///   / 0.20-0.33 s, k = 300 0.18-0.35 / 0.30-0.45 s, k = 500
+        ///   0.30-0.32 / 0.41-0.49 s, k = 800 0.65-1.07 / 0.55-0.97 s;
+        ///   n = 16000, k = 400 1.36-1.49 / 1.56-1.90 s.
+        /// The limit of 128 is below the second machine's crossover (~600
+        /// at n = 8000) and above the first's (~100 on one core), where it
+        /// costs at most ~1.3x on the deletion step.
         case automatic
         /// One sweep of Givens rotations per index: O(n^2) memory-bound work
         /// per index, so O(n^2 k) with k passes over the factor.
@@ -307,8 +311,17 @@ extension Cholesky {
     /// the same pass (the retained columns left of `first` are moved
     /// before, by `compactDeleting`). The diagonal stays positive (each
     /// rotation makes A_cc = hypot(A_cc, B_cq)).
-    /// - Parameter requested: cores for the kernel; by default
-    ///   `rankUpdateThreads(trailing:k:)`.
+    /// - Parameter requested: cores for the kernel; by default all of them.
+    ///   Measured (random positions, one core / two): on AMD EPYC (Zen 5,
+    ///   32 MB L3; session 16) two cores won at every size, n = 8000 k = 10
+    ///   0.025-0.038 / 0.014-0.022 s, k = 56 0.092-0.137 / 0.050-0.060 s,
+    ///   k = 100 0.14-0.20 / 0.086-0.104 s, n = 16000 (1 GB of triangle)
+    ///   k = 56 0.42-0.45 / 0.21-0.23 s. On an Intel Xeon (105 MB L3;
+    ///   session 15) two cores lost by up to 1.3x where the triangle did not
+    ///   fit in L3 and k > 12 (n = 8000, k = 56: 0.184-0.188 / 0.230-0.243
+    ///   s), for a reason not found. The rule that followed from it (one
+    ///   core beyond the last-level cache) did not hold on the second
+    ///   machine, where two cores win 2x at 8x the L3, and was dropped.
     /// - Complexity: ~3 k' mt^2 flops, k' the mean number of deleted
     ///   positions above a row (k / 2 for spread positions, at most k); the
     ///   trailing triangle read and written once (compaction included), B
@@ -317,7 +330,7 @@ extension Cholesky {
                                      threads requested: Int? = nil) throws(LinearAlgebraError) {
         let n = order, k = deleted.count, m = n - k, ld = leadingDimension, lvl = level?.rawValue ?? -1
         guard k >= 1 else { return }
-        let threads = requested ?? Self.rankUpdateThreads(trailing: n - deleted[0] - k, k: k)
+        let threads = requested ?? KernelThreads.count
         var b: [Double] = []
         try storage.withUnsafeMutableBufferPointer { (p) throws(LinearAlgebraError) in
             let base = p.baseAddress!
@@ -348,33 +361,11 @@ extension Cholesky {
         order = m
     }
 
-    /// Cores for the rank-k update of an mt x mt trailing block: all of them
-    /// while the update is memory-bound (k <= 12) or the trailing triangle
-    /// (4 mt^2 bytes) fits in the last-level cache, one beyond. Measured on
-    /// this tree (2 cores, 105 MB L3, random positions, one core / two):
-    /// n = 8000, k = 10 0.043-0.055 / 0.031-0.034 s, k = 12 0.061-0.072 /
-    /// 0.041-0.043 s, k = 16 0.099-0.101 / 0.106-0.112 s, k = 20
-    /// 0.106-0.109 / 0.118-0.131 s, k = 56 0.184-0.188 / 0.230-0.243 s;
-    /// n = 4000 (64 MB of triangle), k = 40 0.037-0.039 / 0.024-0.026 s;
-    /// n = 2000, k = 200 0.038-0.043 / 0.023-0.029 s. Beyond the cache the
-    /// tile below waits on the tile above most of the time, and why the
-    /// tile above then runs at less than half its one-core speed is not
-    /// settled (docs/performance.md).
-    static func rankUpdateThreads(trailing mt: Int, k: Int) -> Int {
-        k <= 12 || 4 * mt * mt <= lastLevelCacheBytes ? KernelThreads.count : 1
-    }
-
-    /// The last-level cache's size (`sysconf`), 32 MB where it is not known.
-    static let lastLevelCacheBytes: Int = {
-        let bytes = sysconf(Int32(_SC_LEVEL3_CACHE_SIZE))
-        return bytes > 0 ? bytes : 32 << 20
-    }()
-
     /// The most indices `.automatic` deletes with Givens rotations.
-    static let givensLimit = 6
+    static let givensLimit = 1
     /// The most indices `.automatic` deletes with the rank-k update, and the
     /// order up to which it takes any number (see `automatic`).
-    static let rankUpdateLimit = 56
+    static let rankUpdateLimit = 128
     static let rankUpdateOrder = 2000
 
     /// Rotations per group of the one-index deletion (`muso_givens_rows`).

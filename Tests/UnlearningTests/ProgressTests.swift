@@ -39,13 +39,21 @@ struct ProgressTests {
         #expect(log.all.count == before)
     }
 
-    @Test("deleting many samples one Givens sequence at a time reports each row")
+    @Test("a batched deletion reports one step; Givens sequences one at a time report each row")
     func deletionReports() throws {
         let p = try SyntheticProblem(samples: 50, features: 200, outputs: 1, seed: 32)
         var model = try MinNormModel(features: p.source(), targets: p.targets, initialParameters: p.theta0)
         let log = EventLog()
+        // Three positions go through the one-pass rank-k update: a step.
         try WorkProgress.observing({ log.append($0) }) { _ = try model.forget(ids: [3, 9, 17]) }
-        let rows = log.all.filter { $0.task.hasPrefix("deleting 3 rows") }
+        let step = log.all.filter { $0.task.hasPrefix("deleting 3 rows") }
+        #expect(step.map(\.completed) == [0, 1])
+        #expect(step.allSatisfy { $0.total == 1 })
+        // Forced Givens: one sequence per row, each reported.
+        var factor = try Cholesky(factoring: p.source().gram(rows: Array(0..<50)))
+        let rowLog = EventLog()
+        try WorkProgress.observing({ rowLog.append($0) }) { try factor.delete(indices: [4, 20, 33], method: .givens) }
+        let rows = rowLog.all.filter { $0.task.hasPrefix("deleting 3 rows") }
         #expect(rows.map(\.completed) == [0, 1, 2, 3])
         #expect(rows.last?.isFinished == true)
     }
