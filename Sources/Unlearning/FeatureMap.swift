@@ -20,6 +20,18 @@ public protocol FeatureMap: Sendable {
     var summary: String { get }
 }
 
+/// A feature map that writes a block of Phi's columns straight into
+/// column-major storage. `FeatureSource.materialize` then fills the held Phi
+/// block by block (each block of columns is one contiguous run of it): no
+/// intermediate block, no copy, no zero-fill.
+package protocol FeatureMapWritingInPlace: FeatureMap {
+    /// Writes Phi[:, columns] for the rows of `inputs` (n x d) into the
+    /// n x columns.count column-major block at `destination` (leading
+    /// dimension n), which may be uninitialised; every entry is written, and
+    /// equals what `features(of:columns:)` returns.
+    func writeFeatures(of inputs: Matrix, columns: Range<Int>, into destination: UnsafeMutablePointer<Double>) throws
+}
+
 extension FeatureMap {
     /// All M features of `inputs`: Phi (n x M).
     /// - Complexity: that of `features(of:columns:)` over 0..<M.

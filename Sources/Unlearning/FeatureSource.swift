@@ -171,10 +171,26 @@ public struct FeatureSource: Sendable {
                 // Unrounded: the float32 matrix rounds each block once.
                 return try unroundedBlock(columns: cols)
             })
+        } else if case let .generated(map as any FeatureMapWritingInPlace, inputs) = storage {
+            // Block by block straight into Phi's storage (a block of columns
+            // is a contiguous run of it), so that the generation can be
+            // followed at no cost. At N = 8000, M = 32000 on 2 cores: 2.4-3.0 s
+            // (the projection's DGEMM alone 2.0-2.3 s), where the blocks
+            // generated apart and copied into a zero-filled Phi took 7.4-9.6 s;
+            // one block of all columns was no faster (2.9-3.8 s, same runs).
+            let n = sampleCount, m = featureCount
+            let step = max(1, blockSize)
+            let blocks = (m + step - 1) / step, task = "features Phi (\(n) x \(m))"
+            held = .double(try Matrix(rows: n, columns: m) { out in
+                for (done, lo) in stride(from: 0, to: n == 0 ? 0 : m, by: step).enumerated() {
+                    WorkProgress.report(task, completed: done, total: blocks, unit: "blocks")
+                    try map.writeFeatures(of: inputs, columns: lo..<min(m, lo + step), into: out.baseAddress! + lo * n)
+                }
+                WorkProgress.report(task, completed: blocks, total: blocks, unit: "blocks")
+            })
         } else if WorkProgress.isObserved {
-            var phi = Matrix(rows: sampleCount, columns: featureCount)
             // Block by block, so that the generation can be followed.
-            phi = Matrix(rows: sampleCount, columns: featureCount)
+            var phi = Matrix(rows: sampleCount, columns: featureCount)
             try forEachColumnBlock(rows: all, progress: "features Phi (\(sampleCount) x \(featureCount))") { cols, block in
                 try phi.setColumns(startingAt: cols.lowerBound, to: block)
             }

@@ -56,7 +56,9 @@ public struct RandomFourierFeatures: FeatureMap {
         let scale = 1 / Double(featureCount / 2).squareRoot()
         let first = columns.lowerBound
         if first % 2 == 0 && columns.count % 2 == 0 {
-            return try pairedFeatures(of: inputs, frequencies: jlo..<jhi, scale: scale)
+            return try Matrix(rows: n, columns: columns.count) { out in
+                try writePairedFeatures(of: inputs, frequencies: jlo..<jhi, scale: scale, into: out.baseAddress!)
+            }
         }
         // Blocks that split a cos/sin pair (odd bounds): the projection goes to
         // a separate buffer, and only the requested member of an edge pair is
@@ -80,27 +82,27 @@ public struct RandomFourierFeatures: FeatureMap {
         }
     }
 
-    /// Whole cos/sin pairs: the projection X W[:, F] is written by one GEMM
-    /// into the second half of the (uninitialised) output itself, then each
-    /// thread takes a range of rows and, frequency by frequency in increasing
-    /// order, reads projection column F + l and writes output columns 2l and
-    /// 2l + 1. Column 2l + 1 <= F + l, so a write never lands on a projection
-    /// entry its thread has yet to read, and threads share no rows: no extra
-    /// buffer, and Phi's memory is touched by the GEMM and the pass only.
-    private func pairedFeatures(of inputs: Matrix, frequencies range: Range<Int>, scale: Double) throws -> Matrix {
+    /// Whole cos/sin pairs, into the n x 2|F| column-major block at `out`
+    /// (uninitialised): the projection X W[:, F] is written by one GEMM into
+    /// the block's second half, then each thread takes a range of rows and,
+    /// frequency by frequency in increasing order, reads projection column
+    /// F + l and writes output columns 2l and 2l + 1. Column 2l + 1 <= F + l,
+    /// so a write never lands on a projection entry its thread has yet to
+    /// read, and threads share no rows: no extra buffer, and the block's
+    /// memory is touched by the GEMM and the pass only.
+    private func writePairedFeatures(of inputs: Matrix, frequencies range: Range<Int>, scale: Double,
+                                     into out: UnsafeMutablePointer<Double>) throws {
         let n = inputs.rows, f = range.count
         let w = try frequencies.selectingColumns(range)
-        return try Matrix(rows: n, columns: 2 * f) { out in
-            try Matrix.multiply(inputs, w, into: out.baseAddress! + f * n, leadingDimension: n)
-            let base = KernelPointer(base: out.baseAddress!)
-            // Long row ranges (one per core when n allows): each column segment
-            // is then a long contiguous run.
-            parallelChunks(n, minimumChunk: max(512, n / KernelThreads.count)) { rows in
-                for l in 0..<f {
-                    let column = base.base + rows.lowerBound
-                    scaledSinCos(column + (f + l) * n, count: rows.count, scale: scale,
-                                 cos: column + (2 * l) * n, sin: column + (2 * l + 1) * n)
-                }
+        try Matrix.multiply(inputs, w, into: out + f * n, leadingDimension: n)
+        let base = KernelPointer(base: out)
+        // Long row ranges (one per core when n allows): each column segment
+        // is then a long contiguous run.
+        parallelChunks(n, minimumChunk: max(512, n / KernelThreads.count)) { rows in
+            for l in 0..<f {
+                let column = base.base + rows.lowerBound
+                scaledSinCos(column + (f + l) * n, count: rows.count, scale: scale,
+                             cos: column + (2 * l) * n, sin: column + (2 * l + 1) * n)
             }
         }
     }
@@ -153,17 +155,51 @@ public struct RandomReLUFeatures: FeatureMap {
         let n = inputs.rows
         if columns.isEmpty || n == 0 { return Matrix(rows: n, columns: columns.count) }
         var out = try Matrix.product(inputs, weights.selectingColumns(columns))
+        out.withUnsafeMutableBufferPointer { applyBiasAndReLU(columns, to: $0.baseAddress!, rows: n) }
+        return out
+    }
+}
+
+extension RandomFourierFeatures: FeatureMapWritingInPlace {
+    /// Whole cos/sin pairs are generated in place (`writePairedFeatures`);
+    /// a block with an odd bound is generated apart and copied.
+    /// - Complexity: that of `features(of:columns:)`.
+    package func writeFeatures(of inputs: Matrix, columns: Range<Int>, into destination: UnsafeMutablePointer<Double>) throws {
+        try checkBlock(inputs, columns)
+        try inputs.requireFinite("the inputs")
+        if columns.isEmpty || inputs.rows == 0 { return }
+        if columns.lowerBound % 2 == 0 && columns.count % 2 == 0 {
+            try writePairedFeatures(of: inputs, frequencies: columns.lowerBound / 2..<columns.upperBound / 2,
+                                    scale: 1 / Double(featureCount / 2).squareRoot(), into: destination)
+        } else {
+            try features(of: inputs, columns: columns).withUnsafeBufferPointer { destination.update(from: $0.baseAddress!, count: $0.count) }
+        }
+    }
+}
+
+extension RandomReLUFeatures: FeatureMapWritingInPlace {
+    /// One GEMM into the block, then bias and ReLU in place on all cores.
+    /// - Complexity: that of `features(of:columns:)`.
+    package func writeFeatures(of inputs: Matrix, columns: Range<Int>, into destination: UnsafeMutablePointer<Double>) throws {
+        try checkBlock(inputs, columns)
+        try inputs.requireFinite("the inputs")
+        let n = inputs.rows
+        if columns.isEmpty || n == 0 { return }
+        try Matrix.multiply(inputs, weights.selectingColumns(columns), into: destination, leadingDimension: n)
+        applyBiasAndReLU(columns, to: destination, rows: n)
+    }
+
+    /// d <- sqrt(2 / M) max(0, d + b_c) on every column c of the n-row
+    /// block at `destination` holding the projections of `columns`.
+    func applyBiasAndReLU(_ columns: Range<Int>, to destination: UnsafeMutablePointer<Double>, rows n: Int) {
         let factor = (2 / Double(featureCount)).squareRoot()
         let b = Array(biases[columns])
-        out.withUnsafeMutableBufferPointer { po in
-            let dst = KernelPointer(base: po.baseAddress!)
-            parallelChunks(columns.count, minimumChunk: max(1, 16384 / max(n, 1))) { range in
-                for c in range {
-                    let d = dst.base + c * n, bc = b[c]
-                    for i in 0..<n { d[i] = factor * max(0, d[i] + bc) }
-                }
+        let dst = KernelPointer(base: destination)
+        parallelChunks(columns.count, minimumChunk: max(1, 16384 / max(n, 1))) { range in
+            for c in range {
+                let d = dst.base + c * n, bc = b[c]
+                for i in 0..<n { d[i] = factor * max(0, d[i] + bc) }
             }
         }
-        return out
     }
 }

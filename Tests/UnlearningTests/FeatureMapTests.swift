@@ -64,6 +64,40 @@ struct FeatureMapTests {
         #expect(abs(variance - 0.25) < 0.01)
     }
 
+    @Test("a materialised Phi, generated block by block in place, follows the formulas",
+          arguments: [4, 7, 64])
+    func materialisedFollowsFormulas(blockSize: Int) throws {
+        let n = 9, d = 3, m = 22
+        let x = Fixtures.gaussian(n, d, seed: 11)
+        let rff = try RandomFourierFeatures(inputDimension: d, featureCount: m, bandwidth: 2, seed: 12)
+        let relu = try RandomReLUFeatures(inputDimension: d, featureCount: m, scale: 1.5, seed: 12)
+        // Every entry from its formula, computed here: cos/sin pairs of the
+        // projection over sqrt(M / 2); sqrt(2 / M) max(0, w . x + b).
+        func expected(_ map: any FeatureMap, _ i: Int, _ j: Int) -> Double {
+            if let rff = map as? RandomFourierFeatures {
+                var dot = 0.0
+                for t in 0..<d { dot += rff.frequencies[t, j / 2] * x[i, t] }
+                return (j % 2 == 0 ? cos(dot) : sin(dot)) / Double(m / 2).squareRoot()
+            }
+            var dot = relu.biases[j]
+            for t in 0..<d { dot += relu.weights[t, j] * x[i, t] }
+            return (2 / Double(m)).squareRoot() * max(0, dot)
+        }
+        for map in [rff as any FeatureMap, relu] {
+            var source = try FeatureSource.generated(by: map, inputs: x)
+            // 7: blocks with odd bounds (a cos/sin pair split between blocks).
+            source.blockSize = blockSize
+            for observed in [false, true] {
+                let held = observed ? try WorkProgress.observing({ _ in }) { try source.materialize() } : try source.materialize()
+                let phi = try held.rows(Array(0..<n))
+                #expect(phi.rows == n && phi.columns == m)
+                for i in 0..<n {
+                    for j in 0..<m { #expect(abs(phi[i, j] - expected(map, i, j)) < 1e-14, "entry (\(i), \(j)), block size \(blockSize)") }
+                }
+            }
+        }
+    }
+
     @Test("sin and cos from one reduction stay within 2 ulp of the C library at every instruction-set level",
           arguments: [1.0, 100.0, 1e4, 8e5])
     func sinCosKernel(range: Double) throws {
