@@ -8,8 +8,9 @@ extension Cholesky {
         /// Givens rotations for one index, the rank-k update up to
         /// `rankUpdateLimit` (128) indices (any number up to order
         /// `rankUpdateOrder`, 2000), the blocked LQ beyond. Measured on two
-        /// machines of this kind (random positions, same positions per
-        /// method; docs/performance.md, "Deletion methods on two machines"):
+        /// machines of this kind (random positions, the same for both
+        /// methods against Givens; docs/performance.md, "Deletion methods
+        /// on two machines"):
         /// - Intel Xeon, 2 vCPUs (session 15, rank update on one core where
         ///   it was faster): n = 8000, k = 4 rank update 0.039-0.058 s
         ///   against Givens' 0.068-0.082 s, k = 6 0.064-0.078 / 0.070-0.091
@@ -17,8 +18,8 @@ extension Cholesky {
         /// - AMD EPYC (Zen 5), 2 cores (session 16, rank update on both):
         ///   n = 8000, k = 1 a tie with Givens, k = 2 0.004-0.021 against
         ///   0.003-0.032 s, k = 4 0.010-0.023 / 0.020-0.054 s, k = 6
-        ///   0.017-0.024 / 0.042-0.066 s; against the LQ k = 100 0.07-0.15
-        ///   / 0.20-0.33 s, k = 300 0.18-0.35 / 0.30-0.45 s, k = 500
+        ///   0.017-0.024 / 0.042-0.066 s; against the LQ k = 100 0.06-0.17
+        ///   / 0.17-0.33 s, k = 300 0.18-0.35 / 0.30-0.45 s, k = 500
         ///   0.30-0.32 / 0.41-0.49 s, k = 800 0.65-1.07 / 0.55-0.97 s;
         ///   n = 16000, k = 400 1.36-1.49 / 1.56-1.90 s.
         /// The limit of 128 is below the second machine's crossover (~600
