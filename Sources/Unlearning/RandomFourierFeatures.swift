@@ -53,7 +53,7 @@ public struct RandomFourierFeatures: FeatureMap {
         let n = inputs.rows
         if columns.isEmpty || n == 0 { return Matrix(rows: n, columns: columns.count) }
         let jlo = columns.lowerBound / 2, jhi = (columns.upperBound + 1) / 2
-        let scale = 1 / Double(featureCount / 2).squareRoot()
+        let scale = pairScale
         let first = columns.lowerBound
         if first % 2 == 0 && columns.count % 2 == 0 {
             return try Matrix(rows: n, columns: columns.count) { out in
@@ -81,6 +81,9 @@ public struct RandomFourierFeatures: FeatureMap {
             }
         }
     }
+
+    /// 1 / sqrt(M / 2), the factor of every cos and sin (M / 2 frequencies).
+    private var pairScale: Double { 1 / Double(featureCount / 2).squareRoot() }
 
     /// Whole cos/sin pairs, into the n x 2|F| column-major block at `out`
     /// (uninitialised): the projection X W[:, F] is written by one GEMM into
@@ -170,7 +173,7 @@ extension RandomFourierFeatures: FeatureMapWritingInPlace {
         if columns.isEmpty || inputs.rows == 0 { return }
         if columns.lowerBound % 2 == 0 && columns.count % 2 == 0 {
             try writePairedFeatures(of: inputs, frequencies: columns.lowerBound / 2..<columns.upperBound / 2,
-                                    scale: 1 / Double(featureCount / 2).squareRoot(), into: destination)
+                                    scale: pairScale, into: destination)
         } else {
             try features(of: inputs, columns: columns).withUnsafeBufferPointer { destination.update(from: $0.baseAddress!, count: $0.count) }
         }
