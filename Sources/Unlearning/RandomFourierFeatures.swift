@@ -150,16 +150,14 @@ public struct RandomReLUFeatures: FeatureMap {
         "random ReLU features, M = \(featureCount), d = \(inputDimension), scale = \(scale), seed = \(seed)"
     }
 
-    /// The block of Phi: one GEMM, then bias and ReLU on all cores.
+    /// The block of Phi: one GEMM, then bias and ReLU on all cores
+    /// (`writeFeatures` into the uninitialised result).
     /// - Complexity: O(n d |J|) flops.
     public func features(of inputs: Matrix, columns: Range<Int>) throws -> Matrix {
         try checkBlock(inputs, columns)
-        try inputs.requireFinite("the inputs")
         let n = inputs.rows
         if columns.isEmpty || n == 0 { return Matrix(rows: n, columns: columns.count) }
-        var out = try Matrix.product(inputs, weights.selectingColumns(columns))
-        out.withUnsafeMutableBufferPointer { applyBiasAndReLU(columns, to: $0.baseAddress!, rows: n) }
-        return out
+        return try Matrix(rows: n, columns: columns.count) { try writeFeatures(of: inputs, columns: columns, into: $0.baseAddress!) }
     }
 }
 

@@ -35,7 +35,7 @@
 
 typedef struct {
     double *base;
-    size_t ld, first, n, mt, nruns;
+    size_t ld, first, mt, nruns;
     const size_t *tail, *runs;
     size_t bound[CT_MAX_THREADS + 1];
     _Atomic size_t done[CT_MAX_THREADS];
@@ -86,7 +86,7 @@ void muso_compact_trailing(size_t threads, double *base, size_t ld, size_t first
                            const size_t *tail, size_t mt, const size_t *runs, size_t nruns) {
     if (mt == 0) return;
     ct_job job;
-    job.base = base; job.ld = ld; job.first = first; job.n = n;
+    job.base = base; job.ld = ld; job.first = first;
     job.mt = mt; job.tail = tail; job.runs = runs; job.nruns = nruns;
     size_t want = threads < 1 ? 1 : threads;
     if (want > CT_MAX_THREADS) want = CT_MAX_THREADS;
