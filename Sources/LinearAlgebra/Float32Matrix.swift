@@ -24,11 +24,8 @@ public struct Float32Matrix: Sendable {
         var bad: Int?
         elements = matrix.withUnsafeBufferPointer { p in
             Array(unsafeUninitializedCapacity: p.count) { buffer, count in
-                for i in 0..<p.count {
-                    let f = Float(p[i])
-                    if !f.isFinite && bad == nil { bad = i }
-                    buffer[i] = f
-                }
+                adviseHugePages(buffer)
+                bad = Self.round(p, into: buffer.baseAddress)
                 count = p.count
             }
         }
@@ -51,6 +48,7 @@ public struct Float32Matrix: Sendable {
         var failure: Error?
         elements = Array(unsafeUninitializedCapacity: rows * columns) { buffer, count in
             count = 0
+            adviseHugePages(buffer)
             do {
                 for lo in stride(from: 0, to: columns, by: step) {
                     let range = lo..<min(columns, lo + step)
@@ -59,15 +57,7 @@ public struct Float32Matrix: Sendable {
                         throw LinearAlgebraError.dimensionMismatch(operation: "Float32Matrix(blockSize:block:)",
                                                                    detail: "block \(b.rows) x \(b.columns) for columns \(range) of \(rows) x \(columns)")
                     }
-                    var bad: Int?
-                    b.withUnsafeBufferPointer { p in
-                        let base = lo * rows
-                        for i in 0..<p.count {
-                            let f = Float(p[i])
-                            if !f.isFinite && bad == nil { bad = i }
-                            buffer[base + i] = f
-                        }
-                    }
+                    let bad = b.withUnsafeBufferPointer { Self.round($0, into: buffer.baseAddress.map { $0 + lo * rows }) }
                     count = (lo + range.count) * rows
                     if let bad {
                         throw LinearAlgebraError.nonFinite(operation: "Float32Matrix(blockSize:block:)", row: bad % max(rows, 1),
@@ -136,6 +126,36 @@ public struct Float32Matrix: Sendable {
                 for (k, i) in indices.enumerated() { buffer[k + j * indices.count] = convert(p[i + j * rows]) }
             }
         }
+    }
+
+    /// Rounds `source` to float32 into `destination` (uninitialised, as many
+    /// entries) and returns the first index whose rounding is not finite
+    /// (not finite, or beyond float32's range), if any. From 4 MB of output
+    /// on, on every core: this is the first touch of the held features, and a
+    /// first touch costs what faulting the page in costs (see
+    /// `initializeFirstTouch`).
+    /// - Complexity: O(count), split over the cores.
+    static func round(_ source: UnsafeBufferPointer<Double>, into destination: UnsafeMutablePointer<Float>?) -> Int? {
+        guard let destination, let from = source.baseAddress, source.count > 0 else { return nil }
+        let n = source.count
+        let parts = n >= 1 << 20 ? KernelThreads.count : 1
+        // First bad index per part (n where none): each part writes its slot.
+        var firstBad = [Int](repeating: n, count: parts)
+        let src = KernelConstPointer(base: from), dst = KernelWritePointer(base: destination)
+        firstBad.withUnsafeMutableBufferPointer { slots in
+            let out = KernelWritePointer(base: slots.baseAddress!)
+            KernelThreads.forEachIndexedPart(of: n, parts: parts) { t, r in
+                var bad = n
+                for i in r {
+                    let f = Float(src.base[i])
+                    if !f.isFinite && bad == n { bad = i }
+                    dst.base[i] = f
+                }
+                out.base[t] = bad
+            }
+        }
+        let bad = firstBad.min() ?? n
+        return bad < n ? bad : nil
     }
 
     private init(rows: Int, columns: Int, elements: [Float]) {
@@ -239,4 +259,10 @@ public struct Float32Matrix: Sendable {
 /// A float32 base pointer handed to the kernels' worker closures.
 struct KernelFloatPointer: @unchecked Sendable {
     let base: UnsafePointer<Float>
+}
+
+/// A pointer the worker closures write through, each to its own disjoint
+/// entries (`Float32Matrix.round`: its part of the output and its slot).
+struct KernelWritePointer<T>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<T>
 }

@@ -35,6 +35,24 @@ struct Float32MatrixTests {
         #expect(errorMessage { _ = try Float32Matrix(rows: 4, columns: 3, blockSize: 2) { cols in try a.selectingColumns(cols) } }.contains("row 2"))
     }
 
+    @Test("a large matrix (rounded on every core) keeps every rounding and names its first bad entry")
+    func largeRounding() throws {
+        // 1100 x 1000 entries: past the size from which the rounding is split
+        // over the cores; the bad entries sit in different halves.
+        let rows = 1100, columns = 1000
+        var a = Matrix(rows: rows, columns: columns) { i, j in Double(i &* 31 &+ j &* 17 % 1013) * 0.123456789 - 60 }
+        let f = try Float32Matrix(rounding: a)
+        #expect(f.widened == Self.rounded(a))
+        let blocks = try Float32Matrix(rows: rows, columns: columns, blockSize: 999) { cols in try a.selectingColumns(cols) }
+        #expect(blocks.widened == Self.rounded(a))
+        a[9, 700] = .nan
+        #expect(errorMessage { _ = try Float32Matrix(rounding: a) }.contains("row 9, column 700"))
+        a[4, 300] = 1e39
+        #expect(errorMessage { _ = try Float32Matrix(rounding: a) }.contains("row 4, column 300"))
+        #expect(errorMessage { _ = try Float32Matrix(rows: rows, columns: columns, blockSize: 999) { cols in try a.selectingColumns(cols) } }
+            .contains("row 4, column 300"))
+    }
+
     @Test("A^T X and A Y on float32 input equal double BLAS on the rounded matrix, at every level and 1-3 threads",
           arguments: [(1000, 300, 1), (1000, 300, 10), (777, 129, 3), (64, 5, 17)])
     func products(rows: Int, columns: Int, c: Int) throws {

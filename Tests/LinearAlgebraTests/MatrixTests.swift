@@ -18,6 +18,17 @@ struct MatrixTests {
         #expect(try Matrix.relativeDistance(c, 2 * reference - c0) < 1e-14)
     }
 
+    @Test("a large constant matrix (filled on every core) holds its value in every entry, odd sizes included",
+          arguments: [(700, 800), (1023, 517)])
+    func largeFill(rows: Int, columns: Int) {
+        // From 2^19 entries the fill is split over the cores.
+        for value in [0.0, -2.5] {
+            let a = Matrix(rows: rows, columns: columns, repeating: value)
+            #expect(a.elements.count == rows * columns)
+            #expect(a.elements.allSatisfy { $0 == value && $0.sign == value.sign })
+        }
+    }
+
     @Test("matrix-vector products (dgemv) match a triple loop, both orientations")
     func gemvMatchesNaive() throws {
         let a = Fixtures.gaussian(8, 6, seed: 7), x = Fixtures.gaussian(6, 1, seed: 8), z = Fixtures.gaussian(8, 1, seed: 9)
