@@ -124,7 +124,7 @@ struct CholeskyTests {
         #expect(try Matrix.relativeDistance(chol.inverseColumns(indices), chol.solve(e)) < 1e-15 * Double(n))
     }
 
-    @Test("forward columns L^{-1} E_F (in one blocked pass or in groups from each group's first position) equal dtrsm on the whole identity",
+    @Test("forward columns L^{-1} E_F (one pass of the panel kernels, or the staircase of dtrsm blocks and DGEMM updates) equal dtrsm on the whole identity",
           arguments: [(300, 45), (300, 90), (2100, 70), (2100, 9), (80, 1), (2100, 150)])
     func forwardColumns(n: Int, k: Int) throws {
         let chol = try Cholesky(factoring: Self.dominant(n))
@@ -143,9 +143,12 @@ struct CholeskyTests {
     }
 
     @Test("forward columns far apart, each solved only from the block where it starts, equal dtrsm on the whole identity",
-          arguments: [[2099, 5, 700, 1500, 261, 260, 517, 4], [1800, 1801, 1802], [0, 2099]])
-    func forwardColumnsSpread(indices: [Int]) throws {
-        let n = 2100   // >= blockedSolveOrder: the blocked route with column starts
+          arguments: [(2100, [2099, 5, 700, 1500, 261, 260, 517, 4]), (2100, [1800, 1801, 1802]), (2100, [0, 2099]),
+                      (300, [299, 5, 69, 68, 133, 132, 0, 197]), (300, [250, 251]), (300, [298, 3, 299])])
+    func forwardColumnsSpread(n: Int, indices: [Int]) throws {
+        // n = 2100 >= blockedSolveOrder: the panel kernels with column starts;
+        // n = 300: the staircase, with positions on and beside the bounds of
+        // its blocks of 64 rows from the first position (5 or 0, 250, 3).
         let chol = try Cholesky(factoring: Self.dominant(n))
         let e = Matrix(rows: n, columns: indices.count) { i, j in i == indices[j] ? 1 : 0 }
         let full = try chol.solveTriangular(e)
