@@ -25,7 +25,7 @@ public struct Float32Matrix: Sendable {
         elements = matrix.withUnsafeBufferPointer { p in
             Array(unsafeUninitializedCapacity: p.count) { buffer, count in
                 adviseHugePages(buffer)
-                bad = Self.round(p, into: buffer.baseAddress)
+                bad = Self.roundEntries(p, into: buffer.baseAddress)
                 count = p.count
             }
         }
@@ -57,7 +57,7 @@ public struct Float32Matrix: Sendable {
                         throw LinearAlgebraError.dimensionMismatch(operation: "Float32Matrix(blockSize:block:)",
                                                                    detail: "block \(b.rows) x \(b.columns) for columns \(range) of \(rows) x \(columns)")
                     }
-                    let bad = b.withUnsafeBufferPointer { Self.round($0, into: buffer.baseAddress.map { $0 + lo * rows }) }
+                    let bad = b.withUnsafeBufferPointer { Self.roundEntries($0, into: buffer.baseAddress.map { $0 + lo * rows }) }
                     count = (lo + range.count) * rows
                     if let bad {
                         throw LinearAlgebraError.nonFinite(operation: "Float32Matrix(blockSize:block:)", row: bad % max(rows, 1),
@@ -135,7 +135,7 @@ public struct Float32Matrix: Sendable {
     /// first touch costs what faulting the page in costs (see
     /// `initializeFirstTouch`).
     /// - Complexity: O(count), split over the cores.
-    static func round(_ source: UnsafeBufferPointer<Double>, into destination: UnsafeMutablePointer<Float>?) -> Int? {
+    static func roundEntries(_ source: UnsafeBufferPointer<Double>, into destination: UnsafeMutablePointer<Float>?) -> Int? {
         guard let destination, let from = source.baseAddress, source.count > 0 else { return nil }
         let n = source.count
         let parts = n >= 1 << 20 ? KernelThreads.count : 1
@@ -262,7 +262,7 @@ struct KernelFloatPointer: @unchecked Sendable {
 }
 
 /// A pointer the worker closures write through, each to its own disjoint
-/// entries (`Float32Matrix.round`: its part of the output and its slot).
+/// entries (`Float32Matrix.roundEntries`: its part of the output and its slot).
 struct KernelWritePointer<T>: @unchecked Sendable {
     let base: UnsafeMutablePointer<T>
 }
