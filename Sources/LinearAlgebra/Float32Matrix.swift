@@ -130,15 +130,15 @@ public struct Float32Matrix: Sendable {
 
     /// Rounds `source` to float32 into `destination` (uninitialised, as many
     /// entries) and returns the first index whose rounding is not finite
-    /// (not finite, or beyond float32's range), if any. From 4 MB of output
-    /// on, on every core: this is the first touch of the held features, and a
-    /// first touch costs what faulting the page in costs (see
-    /// `initializeFirstTouch`).
+    /// (not finite, or beyond float32's range), if any. From
+    /// `largeBufferBytes` of output on, on every core: this is the first
+    /// touch of the held features, and a first touch costs what faulting the
+    /// page in costs (see `initializeFirstTouch`).
     /// - Complexity: O(count), split over the cores.
     static func roundEntries(_ source: UnsafeBufferPointer<Double>, into destination: UnsafeMutablePointer<Float>?) -> Int? {
         guard let destination, let from = source.baseAddress, source.count > 0 else { return nil }
         let n = source.count
-        let parts = n >= 1 << 20 ? KernelThreads.count : 1
+        let parts = n * MemoryLayout<Float>.stride >= largeBufferBytes ? KernelThreads.count : 1
         // First bad index per part (n where none): each part writes its slot.
         var firstBad = [Int](repeating: n, count: parts)
         let src = KernelConstPointer(base: from), dst = KernelWritePointer(base: destination)

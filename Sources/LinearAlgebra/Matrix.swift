@@ -3,17 +3,21 @@ import Foundation
 import Glibc
 #endif
 
+/// From this many bytes (4 MB) a fresh buffer is advised to huge pages and
+/// first written on every core (`adviseHugePages`, `initializeFirstTouch`,
+/// `Float32Matrix.roundEntries`).
+let largeBufferBytes = 1 << 22
+
 /// Asks the kernel to back the (not yet touched) pages of a large buffer with
 /// transparent huge pages (`madvise(MADV_HUGEPAGE)`, Linux; a no-op
 /// elsewhere or for buffers under 4 MB). First touches then fault in 2 MB at
 /// a time instead of 4 KB: on the machine of the benchmarks, allocating and
 /// touching 640 MB took 0.30 s with small pages and 0.07 s with huge ones.
 /// Purely advisory: correctness never depends on it.
-@usableFromInline
 func adviseHugePages<T>(_ buffer: UnsafeMutableBufferPointer<T>) {
     #if os(Linux)
     let bytes = buffer.count * MemoryLayout<T>.stride
-    guard bytes >= 1 << 22, let base = buffer.baseAddress else { return }
+    guard bytes >= largeBufferBytes, let base = buffer.baseAddress else { return }
     let page = 4096
     let start = (Int(bitPattern: base) + page - 1) & ~(page - 1)
     let end = (Int(bitPattern: base) + bytes) & ~(page - 1)
@@ -22,16 +26,17 @@ func adviseHugePages<T>(_ buffer: UnsafeMutableBufferPointer<T>) {
 }
 
 /// Writes `value` into every entry of an uninitialised buffer, on every core
-/// from 4 MB on (`adviseHugePages`' threshold). This is the first touch of a
-/// fresh buffer, and a first touch costs what faulting the page in costs: on
-/// the virtual machines of the benchmarks, where freed memory goes back to
-/// the host, 2 GB took 3.6-4.6 s on one core and 1.2-1.9 s on two, against
-/// 0.06-0.1 s to rewrite it (huge pages in both cases). A Gram matrix filled
-/// on one core then cost a fit ~0.25 s at N = 4000.
+/// from `largeBufferBytes` on. This is the first touch of a fresh buffer, and
+/// a first touch costs what faulting the page in costs: on the virtual
+/// machines of the benchmarks, where freed memory goes back to the host, 2 GB
+/// took 3.7-4.6 s on one core and 1.2-1.9 s on two, against 0.06-0.1 s to
+/// rewrite it (huge pages in both cases). The zero-filled Gram matrix,
+/// written on one core, was one of the three places where `muso demo`
+/// faulted its memory in.
 /// - Complexity: O(count), split over the cores.
-@usableFromInline
 func initializeFirstTouch(_ buffer: UnsafeMutableBufferPointer<Double>, repeating value: Double) {
-    guard buffer.count >= 1 << 19, KernelThreads.count > 1, let base = buffer.baseAddress else {
+    guard buffer.count * MemoryLayout<Double>.stride >= largeBufferBytes, KernelThreads.count > 1,
+          let base = buffer.baseAddress else {
         buffer.initialize(repeating: value)
         return
     }

@@ -166,15 +166,17 @@ extension RandomFourierFeatures: FeatureMapWritingInPlace {
     /// a block with an odd bound is generated apart and copied.
     /// - Complexity: that of `features(of:columns:)`.
     package func writeFeatures(of inputs: Matrix, columns: Range<Int>, into destination: UnsafeMutablePointer<Double>) throws {
+        guard columns.lowerBound % 2 == 0 && columns.count % 2 == 0 else {
+            // `features` checks the block and the inputs.
+            let block = try features(of: inputs, columns: columns)
+            block.withUnsafeBufferPointer { if let p = $0.baseAddress { destination.update(from: p, count: $0.count) } }
+            return
+        }
         try checkBlock(inputs, columns)
         try inputs.requireFinite("the inputs")
         if columns.isEmpty || inputs.rows == 0 { return }
-        if columns.lowerBound % 2 == 0 && columns.count % 2 == 0 {
-            try writePairedFeatures(of: inputs, frequencies: columns.lowerBound / 2..<columns.upperBound / 2,
-                                    scale: pairScale, into: destination)
-        } else {
-            try features(of: inputs, columns: columns).withUnsafeBufferPointer { destination.update(from: $0.baseAddress!, count: $0.count) }
-        }
+        try writePairedFeatures(of: inputs, frequencies: columns.lowerBound / 2..<columns.upperBound / 2,
+                                scale: pairScale, into: destination)
     }
 }
 
