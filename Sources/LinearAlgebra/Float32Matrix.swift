@@ -231,26 +231,46 @@ public struct Float32Matrix: Sendable {
     }
 
     /// K += A[:, J] A[:, J]^T over column blocks J of `blockSize` (lower
-    /// triangle; rows x rows): each block widened to double, then `dsyrk`.
+    /// triangle; rows x rows), every product and sum in double: through the
+    /// AVX-512 Gram kernel, which widens each entry as it packs it, where
+    /// `GramKernel.preferred` picks it; otherwise each block widened to a
+    /// double buffer, then `dsyrk`.
     /// - Throws: `dimensionMismatch` unless K is rows x rows.
-    /// - Complexity: rows^2 columns flops; memory rows x blockSize doubles.
+    /// - Complexity: rows^2 columns flops; memory rows x blockSize doubles
+    ///   (the widened block) or the kernel's packing buffers.
     public func addGram(into k: inout Matrix, blockSize: Int = 1024,
                         afterBlock: (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws(LinearAlgebraError) {
+        try addGram(into: &k, blockSize: blockSize, kernel: .preferred, afterBlock: afterBlock)
+    }
+
+    /// `addGram(into:blockSize:afterBlock:)` through `kernel` (the tests run both).
+    package func addGram(into k: inout Matrix, blockSize: Int = 1024, kernel: GramKernel,
+                         afterBlock: (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws(LinearAlgebraError) {
         guard k.rows == rows, k.columns == rows else {
             throw .dimensionMismatch(operation: "Float32Matrix.addGram", detail: "\(k.rows) x \(k.columns) for \(rows) rows")
         }
-        let step = max(1, min(blockSize, columns)), total = (columns + step - 1) / step
-        // One double buffer for every block (no fresh pages per block).
-        var buffer = Matrix(rows: rows, columns: step)
+        let n = rows, step = max(1, min(blockSize, columns)), total = (columns + step - 1) / step
+        // One double buffer for every block that is widened (no fresh pages per block).
+        var buffer: Matrix? = nil
         for (done, lo) in stride(from: 0, to: columns, by: step).enumerated() {
             let width = min(step, columns - lo)
-            elements.withUnsafeBufferPointer { p in
-                buffer.withUnsafeMutableBufferPointer { b in
-                    let base = lo * rows
-                    for i in 0..<(rows * width) { b[i] = Double(p[base + i]) }
+            let direct = elements.withUnsafeBufferPointer { p in
+                k.withUnsafeMutableBufferPointer { c in
+                    // No rows: K is 0 x 0 and there is nothing to add.
+                    guard let pa = p.baseAddress, let pc = c.baseAddress else { return true }
+                    return gramLower(kernel: kernel, n: n, k: width, alpha: 1, a: pa + lo * n, lda: n, beta: 1, c: pc, ldc: n)
                 }
             }
-            try k.addGram(of: buffer, columns: 0..<width)
+            if !direct {
+                if buffer == nil { buffer = Matrix(rows: n, columns: step) }
+                elements.withUnsafeBufferPointer { p in
+                    buffer!.withUnsafeMutableBufferPointer { b in
+                        let base = lo * n
+                        for i in 0..<(n * width) { b[i] = Double(p[base + i]) }
+                    }
+                }
+                try k.addGram(of: buffer!, columns: 0..<width, kernel: .blas)
+            }
             afterBlock(done + 1, total)
         }
     }

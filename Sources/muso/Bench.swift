@@ -176,7 +176,7 @@ struct Bench: ParsableCommand {
         let all = try FashionMNIST.load(.train, directory: fashion.fashionDir)
         var rows: [BenchRow] = []
         if !common.json {
-            print("OpenBLAS \(BLASThreads.coreName) kernel, \(BLASThreads.count) threads; sin/cos \(RandomFourierFeatures.sinCosInstructionSet); d = 784; median of \(repeats) runs (1 run for N > \(singleRunAbove))")
+            print("OpenBLAS \(BLASThreads.coreName) kernel, \(BLASThreads.count) threads; Gram: \(GramKernel.preferred.name); sin/cos \(RandomFourierFeatures.sinCosInstructionSet); d = 784; median of \(repeats) runs (1 run for N > \(singleRunAbove))")
             print("    N      M     k |  retrain   cached-K  unlearn  (no theta) Phi pass streaming |  x scratch  x cached-K | rel. dist | Gram GF/s  DSYRK GF/s | fit, retrain, request / floor | peak cached / streaming")
         }
         let total = ns.count * rs.count
@@ -201,7 +201,7 @@ struct Bench: ParsableCommand {
         Progress.count("benchmark", completed: total, total: total, unit: "sizes")
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try AtomicFile.write(Array(([BenchRow.csvHeader] + rows.map(\.csv)).joined(separator: "\n").utf8) + [10], to: "\(out)/bench.csv")
-        let doc: [String: Any] = ["kernel": BLASThreads.coreName, "threads": BLASThreads.count, "sincos_instruction_set": RandomFourierFeatures.sinCosInstructionSet, "repeats": repeats,
+        let doc: [String: Any] = ["kernel": BLASThreads.coreName, "gram_kernel": GramKernel.preferred.name, "threads": BLASThreads.count, "sincos_instruction_set": RandomFourierFeatures.sinCosInstructionSet, "repeats": repeats,
                                   "single_run_above": singleRunAbove, "rows": rows.map(\.json)]
         let json = try JSONSerialization.data(withJSONObject: sanitize(doc), options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write([UInt8](json), to: "\(out)/bench.json")

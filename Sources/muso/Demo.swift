@@ -94,7 +94,7 @@ struct Demo: ParsableCommand {
 
         func say(_ line: String) { if !common.json { print(line) } }
         say("problem: \(data == .fashionMnist ? "Fashion-MNIST" : "synthetic"), N = \(n), M = \(features), d = \(x.columns), C = \(outputs), k = \(forget) forgotten, ridge = \(ridge), bandwidth \(String(format: "%.4g", sigma))")
-        say("BLAS: OpenBLAS \(BLASThreads.coreName) kernel, \(BLASThreads.count) threads; sin/cos \(RandomFourierFeatures.sinCosInstructionSet); features \(streaming ? "streamed" : "held in memory")")
+        say("BLAS: OpenBLAS \(BLASThreads.coreName) kernel, \(BLASThreads.count) threads; Gram: \(GramKernel.preferred.name); sin/cos \(RandomFourierFeatures.sinCosInstructionSet); features \(streaming ? "streamed" : "held in memory")")
         Progress.report("generating features and fitting ...")
         let t0 = Date()
         if !streaming { source = try source.materialize() }
@@ -126,7 +126,7 @@ struct Demo: ParsableCommand {
         say("certificate: \(result.certificate)")
         if common.json {
             try printJSON(["data": data.rawValue, "samples": n, "features": features, "outputs": outputs, "forgotten": forget,
-                           "ridge": ridge, "form": model.form.rawValue, "blas_kernel": BLASThreads.coreName, "threads": BLASThreads.count,
+                           "ridge": ridge, "form": model.form.rawValue, "blas_kernel": BLASThreads.coreName, "gram_kernel": GramKernel.preferred.name, "threads": BLASThreads.count,
                            "streaming": streaming, "train_seconds": fitTime, "retrain_seconds": retrainTime,
                            "unlearn_seconds": unlearnTime, "speedup": retrainTime / unlearnTime,
                            "relative_distance_to_retrain": distance, "certificate": certificateJSON(result.certificate)])

@@ -68,13 +68,18 @@ struct Float32MatrixTests {
                         "nn, level \(level.name), \(threads) threads")
             }
         }
-        var k = Matrix(rows: rows, columns: rows)
-        try f.addGram(into: &k, blockSize: 64)
-        var expected = Matrix(rows: rows, columns: rows)
-        try expected.addGram(of: r)
-        k.symmetrizeFromLower()
-        expected.symmetrizeFromLower()
-        #expect(try Matrix.relativeDistance(k, expected) < 1e-14)
+        // The Gram of the rounded matrix in double by another route: dgemm of R and R^T.
+        let expected = try Matrix.product(r, r, transposingSecond: true)
+        for kernel in GramKernel.allCases where kernel.isAvailable {
+            for blockSize in [64, 1000] {
+                var k = Matrix(rows: rows, columns: rows)
+                var blocks = 0
+                try f.addGram(into: &k, blockSize: blockSize, kernel: kernel) { done, _ in blocks = done }
+                k.symmetrizeFromLower()
+                #expect(try Matrix.relativeDistance(k, expected) < 1e-13, "\(kernel.name), blocks of \(blockSize)")
+                #expect(blocks == (columns + blockSize - 1) / blockSize)
+            }
+        }
         #expect(errorMessage { _ = try f.product(x) }.contains("times"))
     }
 }

@@ -80,6 +80,53 @@ struct MatrixTests {
         #expect(try Matrix.relativeDistance(h, Fixtures.naiveProduct(a.transposed, a)) < 1e-14)
     }
 
+    /// Sum over p of A[i, p] A[j, p] by a plain loop, and the sum of the
+    /// terms' magnitudes (what the rounding error of any order is tied to).
+    static func naiveGramEntry(_ a: Matrix, _ i: Int, _ j: Int, columns: Range<Int>) -> (value: Double, magnitude: Double) {
+        var value = 0.0, magnitude = 0.0
+        for p in columns {
+            value += a[i, p] * a[j, p]
+            magnitude += abs(a[i, p] * a[j, p])
+        }
+        return (value, magnitude)
+    }
+
+    @Test("A A^T through each Gram kernel against a plain loop: alpha, beta (0 ignores NaN), column ranges across panel bounds, 1-3 threads, upper triangle untouched",
+          arguments: [(1, 1), (7, 3), (8, 385), (23, 9), (25, 770), (130, 400), (300, 50)])
+    func gramKernels(n: Int, k: Int) throws {
+        let a = Fixtures.gaussian(n, k + 5, seed: 40)
+        let j = 3..<(k + 3) // an offset into the columns, as for a column block of a held Phi
+        let start = Fixtures.gaussian(n, n, seed: 41)
+        var naive = Matrix(rows: n, columns: n), magnitudes = Matrix(rows: n, columns: n)
+        for col in 0..<n { for row in col..<n { (naive[row, col], magnitudes[row, col]) = Self.naiveGramEntry(a, row, col, columns: j) } }
+        for kernel in GramKernel.allCases where kernel.isAvailable {
+            for threads in [1, 2, 3] {
+                for (alpha, beta) in [(1.0, 0.0), (-2.0, 0.5), (0.75, 1.0)] {
+                    var c = start
+                    for col in 0..<n {
+                        for row in 0..<n where row < col { c[row, col] = 7.25 }          // upper: must stay
+                        if beta == 0 { for row in col..<n { c[row, col] = .nan } }       // lower: must be ignored
+                    }
+                    try BLASThreads.with(threads) { try c.addGram(of: a, columns: j, alpha: alpha, beta: beta, kernel: kernel) }
+                    var worst = 0.0, upperKept = true
+                    for col in 0..<n {
+                        for row in 0..<n {
+                            if row < col { upperKept = upperKept && c[row, col] == 7.25; continue }
+                            let (value, magnitude) = (naive[row, col], magnitudes[row, col])
+                            let expected = alpha * value + beta * start[row, col]
+                            let scale = abs(alpha) * magnitude + abs(beta * start[row, col])
+                            // Any summation order is within k eps of the magnitudes.
+                            let error = abs(c[row, col] - expected) / (Double(k + 2) * Double.ulpOfOne * scale)
+                            worst = error.isNaN ? .infinity : max(worst, error)
+                        }
+                    }
+                    #expect(worst <= 1, "\(kernel.name), n \(n), k \(k), \(threads) threads, alpha \(alpha), beta \(beta): error \(worst) of the bound")
+                    #expect(upperKept, "\(kernel.name) wrote the upper triangle")
+                }
+            }
+        }
+    }
+
     @Test("shape errors name both shapes")
     func shapeErrors() {
         let a = Matrix(rows: 3, columns: 4), b = Matrix(rows: 5, columns: 2)

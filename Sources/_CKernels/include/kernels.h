@@ -118,4 +118,21 @@ size_t muso_rank_delete(int level, size_t threads, size_t mt, size_t k, double *
                         size_t ldb, const size_t *stair, double *rot, const size_t *source_column,
                         const size_t *runs, size_t nruns, size_t *counts);
 
+/// C = alpha A A^T + beta C on the lower triangle of the column-major n x n C
+/// (ldc) for the column-major n x k A (lda), with 512-bit registers (see
+/// syrk.c): A packed in panels of 384 columns, 24 x 8 tiles of C kept in
+/// zmm registers, `threads` POSIX threads on equal areas of the triangle.
+/// Every product and sum in double; with beta == 0, C is not read. The
+/// upper triangle is not touched. Returns 0; -1 (nothing done) unless the
+/// CPU and `level` run AVX-512 and n, k >= 1; -2 (nothing done) when the
+/// packing buffers (~(n + 24) 384 doubles per thread) cannot be allocated.
+/// n (n + 1) k flops.
+int muso_gram_avx512(int level, size_t threads, size_t n, size_t k, double alpha, const double *a,
+                     size_t lda, double beta, double *c, size_t ldc);
+
+/// muso_gram_avx512 for A stored in float32: each entry widened to double
+/// as it is packed (the double Gram of the float32-rounded A).
+int muso_gram_avx512_f32(int level, size_t threads, size_t n, size_t k, double alpha, const float *a,
+                         size_t lda, double beta, double *c, size_t ldc);
+
 #endif
