@@ -39,14 +39,34 @@ package enum GramKernel: Sendable, CaseIterable {
     package var name: String { self == .blas ? "OpenBLAS dsyrk" : "AVX-512 kernel" }
 }
 
+/// The AVX-512 Gram kernel's packing buffers, allocated once for a loop of
+/// calls over the column blocks of one matrix (a fresh buffer per call would
+/// be fresh memory per call: ~2 s per GB of first touches on a VM that
+/// returns freed memory to its host).
+package final class GramWorkspace {
+    let pointer: UnsafeMutablePointer<Double>
+    let count: Int
+
+    /// Room for Gram matrices of order n from column blocks of up to
+    /// `blockWidth` columns, on the current `BLASThreads.count` threads.
+    package init(order n: Int, blockWidth: Int) {
+        count = Int(muso_gram_avx512_workspace(max(1, BLASThreads.count), max(0, n), max(0, blockWidth)))
+        pointer = .allocate(capacity: max(1, count))
+    }
+
+    deinit { pointer.deallocate() }
+}
+
 /// C = alpha A A^T + beta C on the lower triangle, A column-major n x k
 /// (lda): with `kernel`, or `dsyrk` when the AVX-512 kernel cannot run here
 /// or cannot allocate its packing buffers (it then has written nothing).
 /// - Complexity: n (n + 1) k flops.
 func gramLower(kernel: GramKernel, n: Int, k: Int, alpha: Double, a: UnsafePointer<Double>?, lda: Int,
-               beta: Double, c: UnsafeMutablePointer<Double>?, ldc: Int) throws(LinearAlgebraError) {
+               beta: Double, c: UnsafeMutablePointer<Double>?, ldc: Int,
+               workspace: GramWorkspace? = nil) throws(LinearAlgebraError) {
     if kernel == .avx512, n > 0, k > 0, let a, let c,
-       muso_gram_avx512(-1, max(1, BLASThreads.count), n, k, alpha, a, lda, beta, c, ldc) == 0 {
+       muso_gram_avx512(-1, max(1, BLASThreads.count), n, k, alpha, a, lda, beta, c, ldc,
+                        workspace?.pointer, workspace?.count ?? 0) == 0 {
         return
     }
     try dsyrk(trans: false, n: n, k: k, alpha: alpha, a: a, lda: lda, beta: beta, c: c, ldc: ldc)
@@ -56,9 +76,10 @@ func gramLower(kernel: GramKernel, n: Int, k: Int, alpha: Double, a: UnsafePoint
 /// the AVX-512 kernel is not asked for or cannot run (the caller widens
 /// blocks for `dsyrk`).
 func gramLower(kernel: GramKernel, n: Int, k: Int, alpha: Double, a: UnsafePointer<Float>, lda: Int,
-               beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) -> Bool {
+               beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int, workspace: GramWorkspace? = nil) -> Bool {
     guard kernel == .avx512, n > 0, k > 0 else { return false }
-    return muso_gram_avx512_f32(-1, max(1, BLASThreads.count), n, k, alpha, a, lda, beta, c, ldc) == 0
+    return muso_gram_avx512_f32(-1, max(1, BLASThreads.count), n, k, alpha, a, lda, beta, c, ldc,
+                                workspace?.pointer, workspace?.count ?? 0) == 0
 }
 
 /// C = alpha op(A) op(B) + beta C (`cblas_dgemm`), column-major.

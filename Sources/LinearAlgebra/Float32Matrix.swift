@@ -250,7 +250,9 @@ public struct Float32Matrix: Sendable {
             throw .dimensionMismatch(operation: "Float32Matrix.addGram", detail: "\(k.rows) x \(k.columns) for \(rows) rows")
         }
         let n = rows, step = max(1, min(blockSize, columns)), total = (columns + step - 1) / step
-        // One double buffer for every block that is widened (no fresh pages per block).
+        // One workspace for the kernel's packing and one double buffer for the
+        // blocks that are widened, for every block (no fresh pages per block).
+        let workspace = kernel == .avx512 && kernel.isAvailable && n > 0 ? GramWorkspace(order: n, blockWidth: step) : nil
         var buffer: Matrix? = nil
         for (done, lo) in stride(from: 0, to: columns, by: step).enumerated() {
             let width = min(step, columns - lo)
@@ -258,7 +260,8 @@ public struct Float32Matrix: Sendable {
                 k.withUnsafeMutableBufferPointer { c in
                     // No rows: K is 0 x 0 and there is nothing to add.
                     guard let pa = p.baseAddress, let pc = c.baseAddress else { return true }
-                    return gramLower(kernel: kernel, n: n, k: width, alpha: 1, a: pa + lo * n, lda: n, beta: 1, c: pc, ldc: n)
+                    return gramLower(kernel: kernel, n: n, k: width, alpha: 1, a: pa + lo * n, lda: n, beta: 1, c: pc, ldc: n,
+                                     workspace: workspace)
                 }
             }
             if !direct {

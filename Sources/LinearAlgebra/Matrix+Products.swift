@@ -151,20 +151,22 @@ extension Matrix {
     /// place: the columns of a column-major matrix are contiguous, so no
     /// block is copied. How a held Phi's Gram matrix is accumulated block by
     /// block when its progress is followed.
-    /// `kernel` chooses the code (`GramKernel.preferred` unless a test asks).
+    /// `kernel` chooses the code (`GramKernel.preferred` unless a test asks);
+    /// a loop over blocks passes one `workspace` to every call.
     package mutating func addGram(of a: Matrix, columns j: Range<Int>, alpha: Double = 1, beta: Double = 1,
-                                  kernel: GramKernel = .preferred) throws(LinearAlgebraError) {
+                                  kernel: GramKernel = .preferred, workspace: GramWorkspace? = nil) throws(LinearAlgebraError) {
         guard rows == a.rows, columns == a.rows, j.lowerBound >= 0, j.upperBound <= a.columns else {
             throw .dimensionMismatch(operation: "Matrix.addGram",
                                      detail: "the Gram of columns \(j) of \(a.rows) x \(a.columns) into \(rows) x \(columns)")
         }
         try addGram(of: a, columnOffset: j.lowerBound * a.rows, count: j.count, transposing: false, alpha: alpha, beta: beta,
-                    kernel: kernel)
+                    kernel: kernel, workspace: workspace)
     }
 
     /// A A^T through `kernel` (`GramKernel`), A^T A through `dsyrk`.
     private mutating func addGram(of a: Matrix, columnOffset: Int, count k: Int, transposing: Bool,
-                                  alpha: Double, beta: Double, kernel: GramKernel = .preferred) throws(LinearAlgebraError) {
+                                  alpha: Double, beta: Double, kernel: GramKernel = .preferred,
+                                  workspace: GramWorkspace? = nil) throws(LinearAlgebraError) {
         let n = rows
         try a.elements.withUnsafeBufferPointer { (pa) throws(LinearAlgebraError) in
             try elements.withUnsafeMutableBufferPointer { (pc) throws(LinearAlgebraError) in
@@ -173,7 +175,7 @@ extension Matrix {
                     try dsyrk(trans: true, n: n, k: k, alpha: alpha, a: base, lda: a.rows, beta: beta, c: pc.baseAddress, ldc: n)
                 } else {
                     try gramLower(kernel: kernel, n: n, k: k, alpha: alpha, a: base, lda: a.rows, beta: beta,
-                                  c: pc.baseAddress, ldc: n)
+                                  c: pc.baseAddress, ldc: n, workspace: workspace)
                 }
             }
         }

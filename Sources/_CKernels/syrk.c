@@ -29,6 +29,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,33 @@
 #define SK_MC 288
 #endif
 #define SK_MAX_THREADS 16
+
+// Rows padded to whole 24-row slivers.
+static size_t sk_padded(size_t rows) { return (rows + SK_MR - 1) / SK_MR * SK_MR; }
+
+// The threads to run (at most `threads`, one per 64 rows of C) and their
+// column bounds: equal areas of the triangle, bound t at n (1 - sqrt(1 - t / T))
+// rounded down to 8. Returns the count.
+static size_t sk_plan(size_t threads, size_t n, size_t bound[SK_MAX_THREADS + 1]) {
+    size_t want = threads < 1 ? 1 : threads;
+    if (want > SK_MAX_THREADS) want = SK_MAX_THREADS;
+    if (want > n / 64) want = n / 64 > 0 ? n / 64 : 1; // small triangles: not worth a thread
+    bound[0] = 0;
+    for (size_t t = 1; t < want; t++) {
+        size_t b = (size_t)((double)n * (1.0 - __builtin_sqrt(1.0 - (double)t / (double)want))) / 8 * 8;
+        bound[t] = b < bound[t - 1] ? bound[t - 1] : b;
+    }
+    bound[want] = n;
+    return want;
+}
+
+// Doubles of the packing buffers for panels of kc columns, with room to align
+// each thread's buffer to 64 bytes.
+static size_t sk_workspace(size_t want, const size_t *bound, size_t n, size_t kc) {
+    size_t total = 0;
+    for (size_t t = 0; t < want; t++) total += sk_padded(n - bound[t]) * kc + 8;
+    return total;
+}
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -144,7 +172,7 @@ static SK_AVX512 void sk_write(const sk_job *j, size_t i0, size_t j0, double bet
 static SK_AVX512 void sk_range(sk_job *j, size_t t) {
     const size_t lo = j->bound[t], hi = j->bound[t + 1];
     if (lo >= hi) return;
-    const size_t rows = j->n - lo, padded = (rows + SK_MR - 1) / SK_MR * SK_MR;
+    const size_t rows = j->n - lo, padded = sk_padded(rows);
     double *buf = j->buffer[t];
     __m512d acc[24];
     for (size_t p0 = 0; p0 < j->k; p0 += SK_KC) {
@@ -185,26 +213,25 @@ static void *sk_run(void *arg) {
 }
 
 static int sk_gram(int level, size_t threads, int single, size_t n, size_t k, double alpha, const void *a,
-                   size_t lda, double beta, double *c, size_t ldc) {
+                   size_t lda, double beta, double *c, size_t ldc, double *work, size_t work_len) {
     if (muso_effective_level(level) != MUSO_ISA_AVX512 || k == 0 || n == 0) return -1;
     sk_job job;
     job.a = a; job.single = single; job.n = n; job.k = k; job.lda = lda; job.ldc = ldc;
     job.alpha = alpha; job.beta = beta; job.c = c;
-    size_t want = threads < 1 ? 1 : threads;
-    if (want > SK_MAX_THREADS) want = SK_MAX_THREADS;
-    if (want > n / 64) want = n / 64 > 0 ? n / 64 : 1; // small triangles: not worth a thread
-    // Equal areas of the triangle: column bound t at n (1 - sqrt(1 - t / T)), rounded to 8.
-    job.bound[0] = 0;
-    for (size_t t = 1; t < want; t++) {
-        size_t b = (size_t)((double)n * (1.0 - __builtin_sqrt(1.0 - (double)t / (double)want))) / 8 * 8;
-        job.bound[t] = b < job.bound[t - 1] ? job.bound[t - 1] : b;
-    }
-    job.bound[want] = n;
+    const size_t want = sk_plan(threads, n, job.bound), kc = k < SK_KC ? k : SK_KC;
+    // The packing buffers: carved from the caller's workspace when it is large
+    // enough (64-byte aligned), allocated here otherwise.
+    const int own = work == NULL || work_len < sk_workspace(want, job.bound, n, kc);
     for (size_t t = 0; t < want; t++) {
-        const size_t rows = n - job.bound[t], padded = (rows + SK_MR - 1) / SK_MR * SK_MR;
-        const size_t kc = k < SK_KC ? k : SK_KC;
-        job.buffer[t] = padded == 0 ? NULL : aligned_alloc(64, padded * kc * sizeof(double));
-        if (padded != 0 && job.buffer[t] == NULL) {
+        const size_t doubles = sk_padded(n - job.bound[t]) * kc;
+        if (!own) {
+            work += (64 - ((uintptr_t)work & 63)) % 64 / sizeof(double);
+            job.buffer[t] = work;
+            work += doubles;
+            continue;
+        }
+        job.buffer[t] = doubles == 0 ? NULL : aligned_alloc(64, doubles * sizeof(double));
+        if (doubles != 0 && job.buffer[t] == NULL) {
             for (size_t q = 0; q < t; q++) free(job.buffer[q]);
             return -2;
         }
@@ -223,25 +250,31 @@ static int sk_gram(int level, size_t threads, int single, size_t n, size_t k, do
     sk_range(&job, 0);
     for (size_t t = 1; t < want; t++) if (!started[t]) sk_range(&job, t);
     for (size_t t = 1; t < want; t++) if (started[t]) pthread_join(ids[t], NULL);
-    for (size_t t = 0; t < want; t++) free(job.buffer[t]);
+    if (own) for (size_t t = 0; t < want; t++) free(job.buffer[t]);
     return 0;
 }
 
 #else
 static int sk_gram(int level, size_t threads, int single, size_t n, size_t k, double alpha, const void *a,
-                   size_t lda, double beta, double *c, size_t ldc) {
+                   size_t lda, double beta, double *c, size_t ldc, double *work, size_t work_len) {
     (void)level; (void)threads; (void)single; (void)n; (void)k; (void)alpha; (void)a;
-    (void)lda; (void)beta; (void)c; (void)ldc;
+    (void)lda; (void)beta; (void)c; (void)ldc; (void)work; (void)work_len;
     return -1;
 }
 #endif
 
+size_t muso_gram_avx512_workspace(size_t threads, size_t n, size_t k) {
+    size_t bound[SK_MAX_THREADS + 1];
+    const size_t want = sk_plan(threads, n, bound);
+    return sk_workspace(want, bound, n, k < SK_KC ? k : SK_KC);
+}
+
 int muso_gram_avx512(int level, size_t threads, size_t n, size_t k, double alpha, const double *a,
-                     size_t lda, double beta, double *c, size_t ldc) {
-    return sk_gram(level, threads, 0, n, k, alpha, a, lda, beta, c, ldc);
+                     size_t lda, double beta, double *c, size_t ldc, double *work, size_t work_len) {
+    return sk_gram(level, threads, 0, n, k, alpha, a, lda, beta, c, ldc, work, work_len);
 }
 
 int muso_gram_avx512_f32(int level, size_t threads, size_t n, size_t k, double alpha, const float *a,
-                         size_t lda, double beta, double *c, size_t ldc) {
-    return sk_gram(level, threads, 1, n, k, alpha, a, lda, beta, c, ldc);
+                         size_t lda, double beta, double *c, size_t ldc, double *work, size_t work_len) {
+    return sk_gram(level, threads, 1, n, k, alpha, a, lda, beta, c, ldc, work, work_len);
 }

@@ -80,34 +80,56 @@ struct MatrixTests {
         #expect(try Matrix.relativeDistance(h, Fixtures.naiveProduct(a.transposed, a)) < 1e-14)
     }
 
-    /// Sum over p of A[i, p] A[j, p] by a plain loop, and the sum of the
-    /// terms' magnitudes (what the rounding error of any order is tied to).
-    static func naiveGramEntry(_ a: Matrix, _ i: Int, _ j: Int, columns: Range<Int>) -> (value: Double, magnitude: Double) {
-        var value = 0.0, magnitude = 0.0
-        for p in columns {
-            value += a[i, p] * a[j, p]
-            magnitude += abs(a[i, p] * a[j, p])
+    /// For i >= j, the sum over p in `columns` of A[i, p] A[j, p] by a plain
+    /// loop, and the sum of the terms' magnitudes (what the rounding error of
+    /// any order is tied to). Raw pointers: the debug build's subscripts
+    /// would make the larger cases take seconds.
+    static func naiveGram(_ a: Matrix, columns: Range<Int>) -> (values: Matrix, magnitudes: Matrix) {
+        let n = a.rows
+        var values = Matrix(rows: n, columns: n), magnitudes = Matrix(rows: n, columns: n)
+        a.elements.withUnsafeBufferPointer { pa in
+            values.withUnsafeMutableBufferPointer { pv in
+                magnitudes.withUnsafeMutableBufferPointer { pm in
+                    for p in columns {
+                        let col = pa.baseAddress! + p * n
+                        for j in 0..<n {
+                            let x = col[j]
+                            for i in j..<n {
+                                let term = col[i] * x
+                                pv[i + j * n] += term
+                                pm[i + j * n] += abs(term)
+                            }
+                        }
+                    }
+                }
+            }
         }
-        return (value, magnitude)
+        return (values, magnitudes)
     }
 
-    @Test("A A^T through each Gram kernel against a plain loop: alpha, beta (0 ignores NaN), column ranges across panel bounds, 1-3 threads, upper triangle untouched",
-          arguments: [(1, 1), (7, 3), (8, 385), (23, 9), (25, 770), (130, 400), (300, 50)])
+    @Test("A A^T through each Gram kernel against a plain loop: alpha, beta (0 ignores NaN), column ranges across panel bounds, 1-3 threads, with and without a workspace, upper triangle untouched",
+          arguments: [(1, 1), (7, 3), (8, 385), (23, 9), (25, 770), (130, 400), (300, 50), (400, 800)])
     func gramKernels(n: Int, k: Int) throws {
         let a = Fixtures.gaussian(n, k + 5, seed: 40)
         let j = 3..<(k + 3) // an offset into the columns, as for a column block of a held Phi
         let start = Fixtures.gaussian(n, n, seed: 41)
-        var naive = Matrix(rows: n, columns: n), magnitudes = Matrix(rows: n, columns: n)
-        for col in 0..<n { for row in col..<n { (naive[row, col], magnitudes[row, col]) = Self.naiveGramEntry(a, row, col, columns: j) } }
+        let (naive, magnitudes) = Self.naiveGram(a, columns: j)
         for kernel in GramKernel.allCases where kernel.isAvailable {
             for threads in [1, 2, 3] {
-                for (alpha, beta) in [(1.0, 0.0), (-2.0, 0.5), (0.75, 1.0)] {
+                // The kernel's packing buffers: its own, a workspace sized for
+                // this call, or one too small (then it allocates its own).
+                let workspaces: [GramWorkspace?] = BLASThreads.with(threads) {
+                    [nil, GramWorkspace(order: n, blockWidth: k), GramWorkspace(order: 1, blockWidth: 1)]
+                }
+                for ((alpha, beta), workspace) in zip([(1.0, 0.0), (-2.0, 0.5), (0.75, 1.0)], workspaces) {
                     var c = start
                     for col in 0..<n {
                         for row in 0..<n where row < col { c[row, col] = 7.25 }          // upper: must stay
                         if beta == 0 { for row in col..<n { c[row, col] = .nan } }       // lower: must be ignored
                     }
-                    try BLASThreads.with(threads) { try c.addGram(of: a, columns: j, alpha: alpha, beta: beta, kernel: kernel) }
+                    try BLASThreads.with(threads) {
+                        try c.addGram(of: a, columns: j, alpha: alpha, beta: beta, kernel: kernel, workspace: workspace)
+                    }
                     var worst = 0.0, upperKept = true
                     for col in 0..<n {
                         for row in 0..<n {

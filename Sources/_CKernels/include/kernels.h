@@ -123,16 +123,22 @@ size_t muso_rank_delete(int level, size_t threads, size_t mt, size_t k, double *
 /// syrk.c): A packed in panels of 384 columns, 24 x 8 tiles of C kept in
 /// zmm registers, `threads` POSIX threads on equal areas of the triangle.
 /// Every product and sum in double; with beta == 0, C is not read. The
-/// upper triangle is not touched. Returns 0; -1 (nothing done) unless the
-/// CPU and `level` run AVX-512 and n, k >= 1; -2 (nothing done) when the
-/// packing buffers (~(n + 24) 384 doubles per thread) cannot be allocated.
-/// n (n + 1) k flops.
+/// upper triangle is not touched. The packing buffers (~(n + 24) 384
+/// doubles per thread) are carved from `work` when it holds at least
+/// muso_gram_avx512_workspace(threads, n, k) doubles (any alignment), and
+/// allocated and freed here otherwise (work may be NULL). Returns 0; -1
+/// (nothing done) unless the CPU and `level` run AVX-512 and n, k >= 1; -2
+/// (nothing done) when the buffers cannot be allocated. n (n + 1) k flops.
 int muso_gram_avx512(int level, size_t threads, size_t n, size_t k, double alpha, const double *a,
-                     size_t lda, double beta, double *c, size_t ldc);
+                     size_t lda, double beta, double *c, size_t ldc, double *work, size_t work_len);
+
+/// The doubles of workspace muso_gram_avx512 uses for `threads`, n, and any
+/// k' <= k: one buffer for every call of a loop over column blocks.
+size_t muso_gram_avx512_workspace(size_t threads, size_t n, size_t k);
 
 /// muso_gram_avx512 for A stored in float32: each entry widened to double
 /// as it is packed (the double Gram of the float32-rounded A).
 int muso_gram_avx512_f32(int level, size_t threads, size_t n, size_t k, double alpha, const float *a,
-                         size_t lda, double beta, double *c, size_t ldc);
+                         size_t lda, double beta, double *c, size_t ldc, double *work, size_t work_len);
 
 #endif
