@@ -106,9 +106,9 @@ extension MinNormModel {
             var zeroed = Matrix(rows: rows.count, columns: c + 1)
             var probe = SeededGenerator(seed: 0x9E37_79B9 ^ UInt64(rows.count))
             let isForgotten = Set(f)
-            for i in 0..<rows.count {
-                for j in 0..<c { zeroed[i, j] = isForgotten.contains(i) ? 0 : updated[i, j] }
-                zeroed[i, c] = isForgotten.contains(i) ? 0 : probe.nextNormal()
+            for i in 0..<rows.count where !isForgotten.contains(i) {   // forgotten rows stay zero
+                for j in 0..<c { zeroed[i, j] = updated[i, j] }
+                zeroed[i, c] = probe.nextNormal()
             }
             let product = try factor.multiply(zeroed).selectingRows(keep)
             let residual = try product.selectingColumns(0..<c) - newOffsets
