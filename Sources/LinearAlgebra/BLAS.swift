@@ -54,6 +54,12 @@ package final class GramWorkspace {
         pointer = .allocate(capacity: max(1, count))
     }
 
+    /// A workspace for a loop of calls through `kernel`, or nil where that
+    /// is not the AVX-512 kernel on a CPU that runs it (`dsyrk` needs none).
+    package static func forBlocks(order n: Int, blockWidth: Int, kernel: GramKernel = .preferred) -> GramWorkspace? {
+        kernel == .avx512 && kernel.isAvailable ? GramWorkspace(order: n, blockWidth: blockWidth) : nil
+    }
+
     deinit { pointer.deallocate() }
 }
 

@@ -252,7 +252,7 @@ public struct Float32Matrix: Sendable {
         let n = rows, step = max(1, min(blockSize, columns)), total = (columns + step - 1) / step
         // One workspace for the kernel's packing and one double buffer for the
         // blocks that are widened, for every block (no fresh pages per block).
-        let workspace = kernel == .avx512 && kernel.isAvailable && n > 0 ? GramWorkspace(order: n, blockWidth: step) : nil
+        let workspace = GramWorkspace.forBlocks(order: n, blockWidth: step, kernel: kernel)
         var buffer: Matrix? = nil
         for (done, lo) in stride(from: 0, to: columns, by: step).enumerated() {
             let width = min(step, columns - lo)

@@ -297,14 +297,14 @@ public struct FeatureSource: Sendable {
             // column block (no copies) when the progress is followed.
             let step = WorkProgress.isObserved ? max(1, blockSize) : max(1, featureCount)
             let blocks = (featureCount + step - 1) / step
-            let workspace = blocks > 1 && GramKernel.preferred == .avx512 ? GramWorkspace(order: rows.count, blockWidth: step) : nil
+            let workspace = GramWorkspace.forBlocks(order: rows.count, blockWidth: step)
             for (done, lo) in stride(from: 0, to: featureCount, by: step).enumerated() {
                 WorkProgress.report(task, completed: done, total: blocks, unit: "blocks")
                 try k.addGram(of: phi, columns: lo..<min(featureCount, lo + step), workspace: workspace)
             }
             WorkProgress.report(task, completed: blocks, total: blocks, unit: "blocks")
         } else {
-            let workspace = GramKernel.preferred == .avx512 ? GramWorkspace(order: rows.count, blockWidth: blockSize) : nil
+            let workspace = GramWorkspace.forBlocks(order: rows.count, blockWidth: blockSize)
             try forEachColumnBlock(rows: rows, progress: task) { _, block in
                 try k.addGram(of: block, columns: 0..<block.columns, workspace: workspace)
             }

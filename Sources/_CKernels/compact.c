@@ -24,14 +24,14 @@
 // deletion; on two, 0.028 s. It is memory-bound.
 
 #include "kernels.h"
+#include "threads.h"
 
-#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
-#define CT_MAX_THREADS 16
+#define CT_MAX_THREADS MUSO_MAX_PARTS
 
 typedef struct {
     double *base;
@@ -39,10 +39,7 @@ typedef struct {
     const size_t *tail, *runs;
     size_t bound[CT_MAX_THREADS + 1];
     _Atomic size_t done[CT_MAX_THREADS];
-    _Atomic int go;
 } ct_job;
-
-typedef struct { ct_job *job; size_t index; } ct_worker;
 
 // Waits until `*count` > t - 1, spinning briefly and then sleeping.
 static void ct_wait(_Atomic size_t *count, size_t t) {
@@ -75,12 +72,7 @@ static void ct_range(ct_job *j, size_t p) {
     }
 }
 
-static void *ct_run(void *arg) {
-    ct_worker *w = arg;
-    while (!atomic_load_explicit(&w->job->go, memory_order_acquire)) sched_yield();
-    ct_range(w->job, w->index);
-    return NULL;
-}
+static void ct_part(void *job, size_t p) { ct_range(job, p); }
 
 void muso_compact_trailing(size_t threads, double *base, size_t ld, size_t first, size_t n,
                            const size_t *tail, size_t mt, const size_t *runs, size_t nruns) {
@@ -100,20 +92,8 @@ void muso_compact_trailing(size_t threads, double *base, size_t ld, size_t first
     }
     job.bound[want] = n;
     for (size_t p = 0; p < want; p++) atomic_init(&job.done[p], 0);
-    atomic_init(&job.go, 0);
-    ct_worker workers[CT_MAX_THREADS];
-    pthread_t ids[CT_MAX_THREADS];
-    int started[CT_MAX_THREADS] = {0};
-    for (size_t p = 1; p < want; p++) {
-        workers[p].job = &job;
-        workers[p].index = p;
-        started[p] = pthread_create(&ids[p], NULL, ct_run, &workers[p]) == 0;
-    }
-    atomic_store_explicit(&job.go, 1, memory_order_release);
-    // This thread runs range 0, then any range whose thread did not start:
-    // in increasing order, each after the ranges above it have finished, so
-    // every wait is on a range that runs or has run.
-    ct_range(&job, 0);
-    for (size_t p = 1; p < want; p++) if (!started[p]) ct_range(&job, p);
-    for (size_t p = 1; p < want; p++) if (started[p]) pthread_join(ids[p], NULL);
+    // Range 0 runs on this thread, and any range whose thread did not start
+    // after it in increasing order, each after the ranges above it have
+    // finished, so every wait is on a range that runs or has run.
+    muso_run_parts(want, ct_part, &job);
 }

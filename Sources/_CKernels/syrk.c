@@ -25,10 +25,8 @@
 
 #include "kernels.h"
 #include "level.h"
+#include "threads.h"
 
-#include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +39,7 @@
 #ifndef SK_MC
 #define SK_MC 288
 #endif
-#define SK_MAX_THREADS 16
+#define SK_MAX_THREADS MUSO_MAX_PARTS
 
 // Rows padded to whole 24-row slivers.
 static size_t sk_padded(size_t rows) { return (rows + SK_MR - 1) / SK_MR * SK_MR; }
@@ -84,10 +82,7 @@ typedef struct {
     double *c;
     size_t bound[SK_MAX_THREADS + 1];
     double *buffer[SK_MAX_THREADS];
-    _Atomic int go;
 } sk_job;
-
-typedef struct { sk_job *job; size_t index; } sk_worker;
 
 // Rows [r0, r0 + rows) x columns [p0, p0 + kc) of A into 8-row slivers, rows
 // past `rows` (up to `padded`) zero. Column by column: each column's rows
@@ -205,12 +200,7 @@ static SK_AVX512 void sk_range(sk_job *j, size_t t) {
     }
 }
 
-static void *sk_run(void *arg) {
-    sk_worker *w = arg;
-    while (!atomic_load_explicit(&w->job->go, memory_order_acquire)) sched_yield();
-    sk_range(w->job, w->index);
-    return NULL;
-}
+static void sk_part(void *job, size_t t) { sk_range(job, t); }
 
 static int sk_gram(int level, size_t threads, int single, size_t n, size_t k, double alpha, const void *a,
                    size_t lda, double beta, double *c, size_t ldc, double *work, size_t work_len) {
@@ -236,20 +226,7 @@ static int sk_gram(int level, size_t threads, int single, size_t n, size_t k, do
             return -2;
         }
     }
-    atomic_init(&job.go, 0);
-    sk_worker workers[SK_MAX_THREADS];
-    pthread_t ids[SK_MAX_THREADS];
-    int started[SK_MAX_THREADS] = {0};
-    for (size_t t = 1; t < want; t++) {
-        workers[t].job = &job;
-        workers[t].index = t;
-        started[t] = pthread_create(&ids[t], NULL, sk_run, &workers[t]) == 0;
-    }
-    atomic_store_explicit(&job.go, 1, memory_order_release);
-    // This thread runs range 0, then any range whose thread did not start.
-    sk_range(&job, 0);
-    for (size_t t = 1; t < want; t++) if (!started[t]) sk_range(&job, t);
-    for (size_t t = 1; t < want; t++) if (started[t]) pthread_join(ids[t], NULL);
+    muso_run_parts(want, sk_part, &job);
     if (own) for (size_t t = 0; t < want; t++) free(job.buffer[t]);
     return 0;
 }
