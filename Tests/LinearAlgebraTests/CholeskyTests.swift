@@ -20,6 +20,33 @@ struct CholeskyTests {
         #expect(try Matrix.relativeDistance(y, x) < 1e-13)
     }
 
+    @Test("the bare DPOTRF of the benchmark's floor: its lower triangle times its transpose is the matrix; the upper triangle is left; a non-SPD or non-square matrix throws")
+    func bareFactorisation() throws {
+        let n = 37
+        let a = Fixtures.spd(n, seed: 21)
+        var l = a
+        try l.factorLowerInPlace()
+        // Oracle: the triple loop sum_p L_ip L_jp over the lower triangle read back.
+        var worst = 0.0
+        for i in 0..<n {
+            for j in 0...i {
+                var s = 0.0
+                for p in 0...j { s += l[i, p] * l[j, p] }
+                worst = max(worst, abs(s - a[i, j]) / (a[i, i] * a[j, j]).squareRoot())
+            }
+            #expect(l[i, i] > 0)
+            for j in (i + 1)..<n { #expect(l[i, j] == a[i, j]) }   // strict upper triangle untouched
+        }
+        #expect(worst < 1e-13)
+        var indefinite = a
+        indefinite[5, 5] = -1
+        #expect(throws: LinearAlgebraError.notPositiveDefinite(routine: "dpotrf", order: 6)) { try indefinite.factorLowerInPlace() }
+        var wide = Matrix(rows: 2, columns: 3)
+        #expect(throws: LinearAlgebraError.self) { try wide.factorLowerInPlace() }
+        var empty = Matrix(rows: 0, columns: 0)
+        try empty.factorLowerInPlace()
+    }
+
     /// Diagonally dominant, hence SPD: K_ij = 1 / (1 + |i - j|) + n [i = j];
     /// cond(K) <= (n + 2 ln n + 1) / (n - 2 ln n - 1) < 1.1 for n >= 40, so
     /// products and solves differ from an oracle by the rounding of n-term sums.
