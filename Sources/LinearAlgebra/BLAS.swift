@@ -200,6 +200,26 @@ public enum BLASThreads {
     }
 }
 
+/// What the process's allocator does with memory it frees, for the
+/// benchmark: a timed run should reuse pages an earlier run touched, not
+/// fault in fresh ones. On a virtual machine that hands freed memory back to
+/// its host (virtio-balloon free page reporting, the machines of
+/// docs/performance.md) the first touch of such memory ran at 0.1-0.3 GB/s
+/// (512 MB in 2.5 s once, against 0.19 s on 4 KB pages the guest still held
+/// and 0.03 s on huge pages), so that one run of a step could take several
+/// times another.
+package enum ProcessMemory {
+    /// Keeps freed memory in the process for its later allocations (glibc:
+    /// `mallopt` with no mmap for large blocks and no trimming). Returns
+    /// whether the allocator took both settings.
+    @discardableResult
+    package static func keepFreed() -> Bool { muso_keep_freed_memory() == 1 }
+
+    /// Hands the allocator's free memory back to the system (`malloc_trim`),
+    /// so that the resident size is the memory in use.
+    package static func releaseFree() { muso_release_free_memory() }
+}
+
 /// Streaming passes over memory on every core, for the floors the benchmark
 /// prints beside its figures: what one read (or one read and write) of so
 /// many bytes costs on this machine, whatever the algorithm.

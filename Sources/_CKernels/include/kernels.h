@@ -15,6 +15,15 @@ enum {
 /// The highest level this CPU runs (checked once with cpuid).
 int muso_isa_level(void);
 
+/// Makes the allocator keep the memory the process frees for its later
+/// allocations (glibc: no mmap for large blocks, no trimming of the heap).
+/// Returns 1 when both settings took, 0 otherwise (or off glibc).
+int muso_keep_freed_memory(void);
+
+/// Hands the allocator's free memory back to the system (glibc's
+/// malloc_trim(0); nothing off glibc).
+void muso_release_free_memory(void);
+
 /// |x| up to which the fast reduction is accurate: 2^19 pi / 2.
 double muso_sincos_limit(void);
 
