@@ -345,7 +345,9 @@ public struct FeatureSource: Sendable {
         if case let .materialized(held, _) = storage {
             let all: Matrix
             switch held {
-            case let .double(phi): all = try Matrix.product(phi, theta)
+            case let .double(phi):
+                // Few columns (C outputs): the panel kernel streams Phi once.
+                all = theta.columns <= Matrix.panelColumns ? try Matrix.panelProduct(phi, theta) : try Matrix.product(phi, theta)
             case let .single(phi): all = try phi.product(theta)
             }
             return isAllRows(rows) ? all : try all.selectingRows(rows)

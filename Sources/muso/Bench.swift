@@ -194,8 +194,8 @@ struct Bench: ParsableCommand {
     func run() throws {
         common.apply()
         // Timed runs reuse the pages earlier runs touched (see
-        // ProcessMemory): at N = 8000 one feature step took 8.6-10.8 s on
-        // memory freed seconds before, against 2.3-2.7 s on touched pages.
+        // ProcessMemory): at N = 8000 the feature step took 8.6-11.7 s on
+        // memory freed seconds before, against 2.28 s with freed memory kept.
         let keepsFreed = ProcessMemory.keepFreed()
         let ns = sizes.split(separator: ",").map { Int($0)! }
         let rs = ratios.split(separator: ",").map { Int($0)! }
@@ -259,7 +259,17 @@ struct Bench: ParsableCommand {
         // memory passes, cheap, at least 5), the figures the median of theirs.
         do {
             let w = try map.frequencies.selectingColumns(0..<(m / 2))
-            base.dgemmSeconds = try minimumTime(repeats) { _ = try Matrix.product(x, w) }
+            // Into an output touched before the clock starts, as K is for the
+            // Gram call below: with one run (N > --single-run-above) a fresh
+            // output is all first touches, which on this VM can double the call
+            // (the 4 GB output at N = 16000: 32.2 s, against 14.8 s in session 18).
+            var projection = Matrix(rows: n, columns: m / 2)
+            base.dgemmSeconds = try minimumTime(repeats) {
+                try projection.withUnsafeMutableBufferPointer { (p) throws(LinearAlgebraError) in
+                    try Matrix.multiply(x, w, into: p.baseAddress!, leadingDimension: n)
+                }
+            }
+            projection = Matrix(rows: 0, columns: 0)
             let phi = try map.features(of: x)
             var k = Matrix(rows: n, columns: n)
             base.dsyrkSeconds = try minimumTime(repeats) { try k.addGram(of: phi, beta: 0) }
@@ -326,10 +336,10 @@ struct Bench: ParsableCommand {
                 try streamed.forget(ids: ids)
                 row.peakStreaming = max(fitPeak, PeakMemory.bytes)
             }
-            // The fit, step by step, with Phi held.
-            // The steps of `MinNormModel.init` (dual form), each timed alone:
-            // Phi, T = Y - Phi theta0, K, the factorisation (K consumed, as the
-            // model does: checks, 1-norm, DPOTRF), the condition estimate, then
+            // The fit, step by step, with Phi held: the steps of
+            // `MinNormModel.init` (dual form), each timed alone: Phi,
+            // T = Y - Phi theta0, K, the factorisation (K consumed, as the model
+            // does: checks, 1-norm, DPOTRF), the condition estimate, then
             // A = K^{-1} T and theta = theta0 + Phi^T A.
             var phiSource = try FeatureSource.generated(by: map, inputs: x)
             // Each run's buffers are released before the next run, as the floor

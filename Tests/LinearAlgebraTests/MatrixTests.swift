@@ -55,6 +55,25 @@ struct MatrixTests {
         }
     }
 
+    @Test("A Y for a wide A through the panel kernel matches a triple loop at every level and core count",
+          arguments: [1, 3, 4, 10, 16])
+    func panelProduct(columns: Int) throws {
+        // 613 rows: row blocks of 32 split over threads, a tail of 5 rows;
+        // 301 columns of A (slices of 16 and a remainder).
+        let a = Fixtures.gaussian(613, 301, seed: 43)
+        let y = Fixtures.gaussian(301, columns, seed: 44)
+        let reference = Fixtures.naiveProduct(a, y)
+        for level in KernelLevel.allCases where level <= .best {
+            for threads in [1, 2, 3] {
+                let c = try Matrix.panelProduct(a, y, level: level, threads: threads)
+                #expect(c.rows == 613 && c.columns == columns)
+                #expect(try Matrix.relativeDistance(c, reference) < 1e-14, "level \(level.name), \(threads) threads")
+            }
+        }
+        #expect(throws: LinearAlgebraError.self) { try Matrix.panelProduct(a, a) }
+        #expect(try Matrix.panelProduct(Matrix(rows: 0, columns: 3), Matrix(rows: 3, columns: 2)).rows == 0)
+    }
+
     @Test("the memory floor's read pass sums every entry once, at every level, whole vectors and tails alike",
           arguments: [0, 1, 7, 8, 31, 33, 1000, 2 * 65536 + 37])
     func readPassSums(count: Int) throws {
