@@ -204,12 +204,8 @@ public struct Float32Matrix: Sendable {
         var out = Matrix(rows: rows, columns: y.columns)
         let (n, m, c, lvl) = (rows, columns, y.columns, level?.rawValue ?? -1)
         withKernelOperands(y, &out) { ap, yp, op in
-            // Row ranges in multiples of 32 (the kernel's register block).
-            let parts = min(threads, max(1, n / 256))
-            let size = ((n + parts - 1) / parts + 31) / 32 * 32
-            KernelThreads.forEachPart(of: (n + size - 1) / size, parts: parts) { blocks in
-                let lo = blocks.lowerBound * size, hi = min(n, blocks.upperBound * size)
-                if lo < hi { muso_panel_nn_f32(lvl, hi - lo, m, c, ap.base + lo, n, yp.base, m, op.base + lo, n) }
+            KernelThreads.forEachRowBlock(of: n, threads: threads) { r in
+                muso_panel_nn_f32(lvl, r.count, m, c, ap.base + r.lowerBound, n, yp.base, m, op.base + r.lowerBound, n)
             }
         }
         return out

@@ -64,6 +64,18 @@ package enum KernelThreads {
         forEachPart(of: columns, parts: min(threads, columns / 64), body)
     }
 
+    /// Runs `body` on row ranges of 0..<rows for an `nn` panel kernel
+    /// (Out[I, :] = A[I, :] Y): one range per thread but none under 256 rows,
+    /// each a multiple of 32 rows (the kernel's register block) but the last.
+    package static func forEachRowBlock(of rows: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        let parts = min(max(1, threads), max(1, rows / 256))
+        let size = ((rows + parts - 1) / parts + 31) / 32 * 32
+        forEachPart(of: (rows + size - 1) / size, parts: parts) { blocks in
+            let lo = blocks.lowerBound * size, hi = min(rows, blocks.upperBound * size)
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+
     /// Splits the columns 0..<n of a lower triangle into `parts` contiguous
     /// ranges holding about the same number of entries (column c holds
     /// n - c): boundary t sits at n (1 - sqrt(1 - t / parts)).

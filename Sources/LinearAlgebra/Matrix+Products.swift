@@ -102,11 +102,8 @@ extension Matrix {
                 out.withUnsafeMutableBufferPointer { po in
                     let ap = KernelConstPointer(base: pa.baseAddress!), yp = KernelConstPointer(base: py.baseAddress!)
                     let op = KernelPointer(base: po.baseAddress!)
-                    let parts = min(max(1, threads), max(1, n / 256))
-                    let size = ((n + parts - 1) / parts + 31) / 32 * 32
-                    KernelThreads.forEachPart(of: (n + size - 1) / size, parts: parts) { blocks in
-                        let lo = blocks.lowerBound * size, hi = min(n, blocks.upperBound * size)
-                        if lo < hi { muso_panel_nn(lvl, hi - lo, m, c, ap.base + lo, n, yp.base, m, op.base + lo, n) }
+                    KernelThreads.forEachRowBlock(of: n, threads: threads) { r in
+                        muso_panel_nn(lvl, r.count, m, c, ap.base + r.lowerBound, n, yp.base, m, op.base + r.lowerBound, n)
                     }
                 }
             }

@@ -1,5 +1,5 @@
 // How the process's allocator treats memory it frees (glibc; elsewhere these
-// do nothing). For the benchmark: see MemoryPass / ProcessMemory in
+// do nothing). For the benchmark: see ProcessMemory in
 // LinearAlgebra/BLAS.swift.
 
 #include "kernels.h"

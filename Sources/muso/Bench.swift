@@ -341,34 +341,35 @@ struct Bench: ParsableCommand {
             // T = Y - Phi theta0, K, the factorisation (K consumed, as the model
             // does: checks, 1-norm, DPOTRF), the condition estimate, then
             // A = K^{-1} T and theta = theta0 + Phi^T A.
+            // Each step's median goes to its column, its fastest run to the fit's
+            // fastest (`fitBest`). Each run's buffers are released before the
+            // next run, as the floor calls' are: no run pays for memory another
+            // run still holds.
+            func fitStep(setup: () throws -> Void = {}, _ body: () throws -> Void) throws -> Double {
+                let times = try wallTimes(repeats, setup: setup, body)
+                row.fitBest += times[0]
+                return median(times)
+            }
             var phiSource = try FeatureSource.generated(by: map, inputs: x)
-            // Each run's buffers are released before the next run, as the floor
-            // calls' are: no run pays for memory another run still holds.
-            var times = try wallTimes(repeats, setup: { phiSource = try FeatureSource.generated(by: map, inputs: x) }) {
+            row.features = try fitStep(setup: { phiSource = try FeatureSource.generated(by: map, inputs: x) }) {
                 phiSource = try FeatureSource.generated(by: map, inputs: x).storing(featureStorage).materialize()
             }
-            row.features = median(times); row.fitBest = times[0]
             var t = Matrix(rows: 0, columns: 0)
-            times = try wallTimes(repeats) { t = try y - phiSource.apply(rows: Array(0..<n), to: theta0) }
-            row.offsets = median(times); row.fitBest += times[0]
+            row.offsets = try fitStep { t = try y - phiSource.apply(rows: Array(0..<n), to: theta0) }
             var gram = Matrix(rows: 0, columns: 0)
-            times = try wallTimes(repeats, setup: { gram = Matrix(rows: 0, columns: 0) }) { gram = try phiSource.gram(rows: Array(0..<n)) }
-            row.gram = median(times); row.fitBest += times[0]
+            row.gram = try fitStep(setup: { gram = Matrix(rows: 0, columns: 0) }) { gram = try phiSource.gram(rows: Array(0..<n)) }
             var factor: Cholesky?
             var consumed = gram
-            times = try wallTimes(repeats, setup: { factor = nil; consumed = gram; consumed.withUnsafeMutableBufferPointer { _ in } }) {
+            row.factor = try fitStep(setup: { factor = nil; consumed = gram; consumed.withUnsafeMutableBufferPointer { _ in } }) {
                 var owned = Matrix(rows: 0, columns: 0)
                 swap(&owned, &consumed)   // the only reference: DPOTRF runs in K's own buffer
                 factor = try Cholesky(factoring: consume owned)
             }
-            row.factor = median(times); row.fitBest += times[0]
-            times = try wallTimes(repeats) { _ = try factor!.conditionEstimate() }
-            row.condition = median(times); row.fitBest += times[0]
-            times = try wallTimes(repeats) {
+            row.condition = try fitStep { _ = try factor!.conditionEstimate() }
+            row.solve = try fitStep {
                 let a = try factor!.solve(t)
                 _ = try theta0 + phiSource.applyTransposed(rows: Array(0..<n), to: a)
             }
-            row.solve = median(times); row.fitBest += times[0]
             // The theta update's floor: one pass over Phi, Phi^T times the
             // N x min(k, C) matrix the update multiplies (G_F or Delta A).
             let passColumns = try t.selectingColumns(0..<min(k, t.columns))
