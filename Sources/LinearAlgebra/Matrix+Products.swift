@@ -65,15 +65,23 @@ extension Matrix {
     static func panelTransposedProduct(_ a: Matrix, _ b: Matrix, into c: inout Matrix,
                                        level: KernelLevel?, threads: Int) {
         let rows = a.rows, cols = a.columns, nrhs = b.columns, lvl = level?.rawValue ?? -1
+        withKernelOperands(a, b, &c) { ap, bp, cp in
+            KernelThreads.forEachColumnPanel(of: cols, threads: threads) { r in
+                muso_panel_tn(lvl, rows, r.count, nrhs, ap.base + r.lowerBound * rows, rows, bp.base, rows,
+                              cp.base + r.lowerBound, cols)
+            }
+        }
+    }
+
+    /// Runs `body` with the panel kernels' pointers to two operands and an
+    /// output (all non-empty: the callers return before empty shapes).
+    private static func withKernelOperands(_ a: Matrix, _ b: Matrix, _ out: inout Matrix,
+                                           _ body: (KernelConstPointer, KernelConstPointer, KernelPointer) -> Void) {
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
-                c.withUnsafeMutableBufferPointer { pc in
-                    let ap = KernelConstPointer(base: pa.baseAddress!), bp = KernelConstPointer(base: pb.baseAddress!)
-                    let cp = KernelPointer(base: pc.baseAddress!)
-                    KernelThreads.forEachColumnPanel(of: cols, threads: threads) { r in
-                        muso_panel_tn(lvl, rows, r.count, nrhs, ap.base + r.lowerBound * rows, rows, bp.base, rows,
-                                      cp.base + r.lowerBound, cols)
-                    }
+                out.withUnsafeMutableBufferPointer { po in
+                    body(KernelConstPointer(base: pa.baseAddress!), KernelConstPointer(base: pb.baseAddress!),
+                         KernelPointer(base: po.baseAddress!))
                 }
             }
         }
@@ -97,15 +105,9 @@ extension Matrix {
         var out = Matrix(rows: a.rows, columns: y.columns)
         let (n, m, c, lvl) = (a.rows, a.columns, y.columns, level?.rawValue ?? -1)
         if n == 0 || m == 0 || c == 0 { return out }
-        a.withUnsafeBufferPointer { pa in
-            y.withUnsafeBufferPointer { py in
-                out.withUnsafeMutableBufferPointer { po in
-                    let ap = KernelConstPointer(base: pa.baseAddress!), yp = KernelConstPointer(base: py.baseAddress!)
-                    let op = KernelPointer(base: po.baseAddress!)
-                    KernelThreads.forEachRowBlock(of: n, threads: threads) { r in
-                        muso_panel_nn(lvl, r.count, m, c, ap.base + r.lowerBound, n, yp.base, m, op.base + r.lowerBound, n)
-                    }
-                }
+        withKernelOperands(a, y, &out) { ap, yp, op in
+            KernelThreads.forEachRowBlock(of: n, threads: threads) { r in
+                muso_panel_nn(lvl, r.count, m, c, ap.base + r.lowerBound, n, yp.base, m, op.base + r.lowerBound, n)
             }
         }
         return out
