@@ -219,6 +219,30 @@ struct CholeskyTests {
         #expect(est <= exactReduced * 1.0001 && est >= exactReduced / 3)
     }
 
+    @Test("the condition estimate through the blocked solves brackets the exact condition number and agrees with dpocon")
+    func conditionEstimateBlockedSolves() throws {
+        // Both routes run the same estimator (dlacn2 on x -> L^{-T} L^{-1} x),
+        // so they agree to rounding; the exact value comes from Gauss-Jordan.
+        for (n, matrix) in [(8, Fixtures.hilbert(8)), (90, Fixtures.spd(90, seed: 21, shift: 1e-3)),
+                            (160, Fixtures.spd(160, seed: 22, shift: 0.5))] {
+            let exact = Fixtures.exactOneNormCondition(matrix)
+            var c = try Cholesky(factoring: matrix)
+            let blocked = try c.conditionEstimate(blockedSolves: true)
+            let lapack = try c.conditionEstimate(blockedSolves: false)
+            #expect(blocked <= exact * 1.0001 && blocked >= exact / 3, "n = \(n): estimate \(blocked), exact \(exact)")
+            // The solves differ in their last bits, by up to ~cond * eps relative.
+            let tolerance = 1e-9 + 50 * exact * Double.ulpOfOne
+            #expect(abs(blocked - lapack) <= tolerance * lapack, "n = \(n): blocked \(blocked), dpocon \(lapack)")
+            // After a deletion ||K||_1 is estimated as well.
+            try c.delete(indices: [1, n / 2])
+            let reduced = Fixtures.principal(matrix, keeping: (0..<n).filter { $0 != 1 && $0 != n / 2 })
+            let exactReduced = Fixtures.exactOneNormCondition(reduced)
+            let after = try c.conditionEstimate(blockedSolves: true)
+            #expect(after <= exactReduced * 1.0001 && after >= exactReduced / 3, "n = \(n) after deletion: \(after), exact \(exactReduced)")
+            #expect(abs(after - (try c.conditionEstimate(blockedSolves: false))) <= (1e-9 + 50 * exactReduced * Double.ulpOfOne) * after)
+        }
+    }
+
     @Test("deleting rows/columns (Givens, blocked LQ or rank-k update) equals refactorising the reduced matrix",
           arguments: [[0], [39], [17], [0, 1, 2], [5, 38, 20, 11], Array(stride(from: 0, to: 40, by: 2)),
                       Array(0..<39), Array(1..<40)],
