@@ -107,10 +107,20 @@ public struct Cholesky: Sendable {
         return lt
     }
 
-    /// Solves K X = B by two triangular solves (`dpotrs`).
+    /// Solves K X = B by two triangular solves, L Y = B then L^T X = Y: up
+    /// to `blockedSolveColumns` columns from order `blockedSolveOrder` on by
+    /// the blocked solves on every core (`BlockedTriangularSolve`, one read
+    /// of L each; at n = 8000 with 10 columns 0.029-0.036 s against
+    /// 0.064-0.069 s for `dpotrs`), otherwise by `dpotrs`.
     /// - Throws: `dimensionMismatch` unless B has n rows; `nonFinite` on NaN.
     /// - Complexity: 2 n^2 c flops for c right-hand sides.
     public func solve(_ b: Matrix) throws(LinearAlgebraError) -> Matrix {
+        try solve(b, blocked: b.columns <= Self.blockedSolveColumns && order >= Self.blockedSolveOrder)
+    }
+
+    /// `solve(_:)` with the route chosen: the blocked solves (any order and
+    /// width) or `dpotrs`. The tests compare the two.
+    func solve(_ b: Matrix, blocked: Bool) throws(LinearAlgebraError) -> Matrix {
         guard b.rows == order else {
             throw .dimensionMismatch(operation: "Cholesky.solve", detail: "right-hand side \(b.rows) x \(b.columns) for order \(order)")
         }
@@ -120,7 +130,14 @@ public struct Cholesky: Sendable {
         let n = order, ld = leadingDimension
         try storage.withUnsafeBufferPointer { (pl) throws(LinearAlgebraError) in
             try x.withUnsafeMutableBufferPointer { (px) throws(LinearAlgebraError) in
-                try dpotrs(n: n, nrhs: b.columns, l: pl.baseAddress!, ldl: ld, b: px.baseAddress!, ldb: n)
+                if blocked {
+                    for transposed in [false, true] {
+                        try BlockedTriangularSolve.run(n: n, l: pl.baseAddress!, ld: ld, from: 0, x: px.baseAddress!,
+                                                       ldx: n, nrhs: b.columns, transposed: transposed)
+                    }
+                } else {
+                    try dpotrs(n: n, nrhs: b.columns, l: pl.baseAddress!, ldl: ld, b: px.baseAddress!, ldb: n)
+                }
             }
         }
         return x

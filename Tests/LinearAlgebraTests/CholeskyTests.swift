@@ -20,6 +20,20 @@ struct CholeskyTests {
         #expect(try Matrix.relativeDistance(y, x) < 1e-13)
     }
 
+    @Test("solve through the blocked triangular solves leaves a residual at rounding level and agrees with dpotrs", arguments: [1, 10, 16])
+    func solveBlocked(columns: Int) throws {
+        // 600 rows: blocks of 256 plus a partial one; the residual by a triple loop.
+        let n = 600
+        let a = Fixtures.spd(n, seed: 31, shift: 0.2)
+        let b = Fixtures.gaussian(n, columns, seed: 32)
+        let c = try Cholesky(factoring: a)
+        let x = try c.solve(b, blocked: true)
+        let residual = try Fixtures.naiveProduct(a, x) - b
+        let cond = try c.conditionEstimate()
+        #expect(residual.frobeniusNorm / (a.frobeniusNorm * x.frobeniusNorm) < 1e-15 * Double(n).squareRoot())
+        #expect(try Matrix.relativeDistance(x, c.solve(b, blocked: false)) < 1e-15 * cond * Double(n).squareRoot())
+    }
+
     @Test("the bare DPOTRF of the benchmark's floor: its lower triangle times its transpose is the matrix; the upper triangle is left; a non-SPD or non-square matrix throws")
     func bareFactorisation() throws {
         let n = 37
