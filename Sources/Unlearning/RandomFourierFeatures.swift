@@ -96,7 +96,8 @@ public struct RandomFourierFeatures: FeatureMap {
     private func writePairedFeatures(of inputs: Matrix, frequencies range: Range<Int>, scale: Double,
                                      into out: UnsafeMutablePointer<Double>) throws {
         let n = inputs.rows, f = range.count
-        let w = try frequencies.selectingColumns(range)
+        // All frequencies (a whole fit's Phi): W itself, no copy of its d x M/2.
+        let w = range == 0..<frequencies.columns ? frequencies : try frequencies.selectingColumns(range)
         try Matrix.multiply(inputs, w, into: out + f * n, leadingDimension: n)
         let base = KernelPointer(base: out)
         // Long row ranges (one per core when n allows): each column segment

@@ -86,6 +86,20 @@ struct MatrixTests {
         }
     }
 
+    @Test("the memory floor's in-place pass scales every entry once, at every level, whole vectors and tails alike",
+          arguments: [0, 1, 7, 15, 16, 33, 1000, 2 * 65536 + 37])
+    func updatePassScales(count: Int) throws {
+        // Powers of two: every product is exact, so the oracle is exact too.
+        for level in KernelLevel.allCases where level <= .best {
+            var x = (0..<count).map { Double($0 % 17 - 8) }
+            x.withUnsafeMutableBufferPointer { p in
+                if let base = p.baseAddress { MemoryPass.update(base, count: count, factor: 0.25, level: level) }
+            }
+            let wrong = (0..<count).filter { x[$0] != Double($0 % 17 - 8) * 0.25 }
+            #expect(wrong.isEmpty, "level \(level.name): \(wrong.count) entries of \(count) wrong, first \(wrong.first ?? -1)")
+        }
+    }
+
     @Test("dsyrk Gram accumulation equals A A^T and A^T A")
     func gramMatchesProduct() throws {
         let a = Fixtures.gaussian(6, 11, seed: 4)
