@@ -219,6 +219,15 @@ package enum ProcessMemory {
     /// Hands the allocator's free memory back to the system (`malloc_trim`),
     /// so that the resident size is the memory in use.
     package static func releaseFree() { muso_release_free_memory() }
+
+    /// Makes `bytes` of the heap resident again after `releaseFree`: one
+    /// block allocated, each page written once, and freed (kept, after
+    /// `keepFreed`). On a VM that reclaims the pages a guest frees, the first
+    /// touch of each page waits for the host (here about 2.5 s per 512 MB);
+    /// timings that follow then find the pages a previous run would have left.
+    /// Returns whether the block was allocated.
+    @discardableResult
+    package static func touchFree(bytes: Int) -> Bool { bytes > 0 && muso_touch_free_memory(bytes) == 1 }
 }
 
 /// Streaming passes over memory on every core, for the floors the benchmark

@@ -24,6 +24,12 @@ int muso_keep_freed_memory(void);
 /// malloc_trim(0); nothing off glibc).
 void muso_release_free_memory(void);
 
+/// Allocates `bytes`, writes one byte of each 4 KB page, and frees the block:
+/// with the settings of muso_keep_freed_memory the pages stay in the heap,
+/// resident, for the allocations that follow. Returns 1 when done, 0 when
+/// the block could not be allocated (or off glibc).
+int muso_touch_free_memory(size_t bytes);
+
 /// |x| up to which the fast reduction is accurate: 2^19 pi / 2.
 double muso_sincos_limit(void);
 
