@@ -256,9 +256,9 @@ package enum MemoryPass {
 
     /// Multiplies the `count` doubles at `x` by `factor` in place (one read
     /// and one write of each), split over the cores like `read`: the pass a
-    /// deletion makes over the factor's trailing part. With `factor` 1 the
-    /// values are unchanged; it is passed at run time, so the pass is not
-    /// elided. A copy to another buffer (`cblas_dcopy`, used before) also
+    /// deletion makes over the factor's trailing part (the benchmark passes
+    /// -1, so every store changes its line and none can be skipped). A copy
+    /// to another buffer (`cblas_dcopy`, used before) also
     /// reads the destination before writing it and measured 34 GB/s where
     /// this pass reaches 50-60 (AMD EPYC, Zen 5, 2 cores).
     /// - Complexity: `count` loads and stores.

@@ -131,16 +131,23 @@ public struct Cholesky: Sendable {
         try storage.withUnsafeBufferPointer { (pl) throws(LinearAlgebraError) in
             try x.withUnsafeMutableBufferPointer { (px) throws(LinearAlgebraError) in
                 if blocked {
-                    for transposed in [false, true] {
-                        try BlockedTriangularSolve.run(n: n, l: pl.baseAddress!, ld: ld, from: 0, x: px.baseAddress!,
-                                                       ldx: n, nrhs: b.columns, transposed: transposed)
-                    }
+                    try Self.blockedSolve(n: n, l: pl.baseAddress!, ld: ld, x: px.baseAddress!, nrhs: b.columns)
                 } else {
                     try dpotrs(n: n, nrhs: b.columns, l: pl.baseAddress!, ldl: ld, b: px.baseAddress!, ldb: n)
                 }
             }
         }
         return x
+    }
+
+    /// X = L^{-T} (L^{-1} B) in place for the n x nrhs matrix at `x` (leading
+    /// dimension n): the two blocked triangular solves on every core, one
+    /// read of L each. `solve(_:blocked:)` and the condition estimate.
+    private static func blockedSolve(n: Int, l: UnsafePointer<Double>, ld: Int, x: UnsafeMutablePointer<Double>,
+                                     nrhs: Int) throws(LinearAlgebraError) {
+        for transposed in [false, true] {
+            try BlockedTriangularSolve.run(n: n, l: l, ld: ld, from: 0, x: x, ldx: n, nrhs: nrhs, transposed: transposed)
+        }
     }
 
     /// The columns `indices` of K^{-1}: K^{-1} E_F (n x k), E_F the columns
@@ -391,16 +398,12 @@ public struct Cholesky: Sendable {
             let inverseNorm = try storage.withUnsafeBufferPointer { (pl) throws(LinearAlgebraError) in
                 try dlacn2Estimate(n: n) { (x, _) throws(LinearAlgebraError) in
                     try x.withUnsafeMutableBufferPointer { (px) throws(LinearAlgebraError) in
-                        for transposed in [false, true] {
-                            try BlockedTriangularSolve.run(n: n, l: pl.baseAddress!, ld: ld, from: 0, x: px.baseAddress!,
-                                                           ldx: n, nrhs: 1, transposed: transposed)
-                        }
+                        try Self.blockedSolve(n: n, l: pl.baseAddress!, ld: ld, x: px.baseAddress!, nrhs: 1)
                     }
                 }
             }
             let product = anorm * inverseNorm
             return product > 0 ? product : .infinity   // NaN (an overflowed solve) or a zero norm
-
         }
         let rcond = try storage.withUnsafeBufferPointer { (pl) throws(LinearAlgebraError) in
             try dpocon(n: n, l: pl.baseAddress!, ldl: ld, anorm: anorm)

@@ -274,7 +274,7 @@ struct Bench: ParsableCommand {
         Progress.report("N = \(n), M = \(m): BLAS reference calls")
         // The machine's BLAS rates on the shapes the engine cannot avoid, and
         // the memory passes: each floor is the fastest of its runs (the
-        // memory passes, cheap, at least 5), the figures the median of theirs.
+        // memory passes, cheap, `requestRuns`), the figures the median of theirs.
         do {
             let w = try map.frequencies.selectingColumns(0..<(m / 2))
             // Into an output touched before the clock starts, as K is for the
@@ -301,13 +301,13 @@ struct Bench: ParsableCommand {
             // bandwidth of an in-place pass (read + write, as a deletion
             // updates the factor) on a buffer of the factor's size; each run
             // flips the signs, so every store changes its line.
-            base.phiReadSeconds = minimumTime(max(repeats, 5)) {
+            base.phiReadSeconds = minimumTime(requestRuns) {
                 // float32 storage holds half the bytes: read as many.
                 _ = phi.withUnsafeBufferPointer { MemoryPass.read($0.baseAddress!, count: featureStorage == .float32 ? $0.count / 2 : $0.count) }
             }
             let count = max(1 << 20, min(n * n / 2, 1 << 27))
             var buffer = Matrix(rows: count, columns: 1, repeating: 1)
-            let updateSeconds = minimumTime(max(repeats, 5)) {
+            let updateSeconds = minimumTime(requestRuns) {
                 buffer.withUnsafeMutableBufferPointer { MemoryPass.update($0.baseAddress!, count: count, factor: -1) }
             }
             base.updateBandwidth = 16 * Double(count) / updateSeconds

@@ -73,7 +73,7 @@ double muso_stream_sum(int level, const double *x, size_t n);
 /// x[i] = s x[i] for i < n, in place, two vectors per step: one read and one
 /// write of each line and no read for ownership of another buffer, as a
 /// deletion updates the factor's trailing part. The in-place floor of
-/// `muso bench` (called with s = 1 from a variable, so nothing is elided). O(n).
+/// `muso bench` (called with s = -1: every store changes its line). O(n).
 void muso_stream_scale(int level, double *x, size_t n, double s);
 
 /// Columns per panel of muso_lower_gram (the size of its work buffer).
