@@ -108,14 +108,15 @@ public struct Cholesky: Sendable {
     }
 
     /// Solves K X = B by two triangular solves, L Y = B then L^T X = Y: up
-    /// to `blockedSolveColumns` columns from order `blockedSolveOrder` on by
-    /// the blocked solves on every core (`BlockedTriangularSolve`, one read
+    /// to `blockedSolveColumns` columns from order `blockedSolveOrder` on
+    /// (from 2 columns, order 1024: `solvesBlocked`) by the blocked solves
+    /// on every core (`BlockedTriangularSolve`, one read
     /// of L each; at n = 8000 with 10 columns 0.029-0.036 s against
     /// 0.064-0.069 s for `dpotrs`), otherwise by `dpotrs`.
     /// - Throws: `dimensionMismatch` unless B has n rows; `nonFinite` on NaN.
     /// - Complexity: 2 n^2 c flops for c right-hand sides.
     public func solve(_ b: Matrix) throws(LinearAlgebraError) -> Matrix {
-        try solve(b, blocked: b.columns <= Self.blockedSolveColumns && order >= Self.blockedSolveOrder)
+        try solve(b, blocked: Self.solvesBlocked(order: order, columns: b.columns))
     }
 
     /// `solve(_:)` with the route chosen: the blocked solves (any order and
@@ -166,17 +167,43 @@ public struct Cholesky: Sendable {
     /// f_q: each column's solve runs on the trailing block L[f_q:, f_q:]
     /// only. The columns are taken in increasing order of position, and one
     /// sweep down L from min F serves them all, each block of rows working on
-    /// the columns that have started by its last row (a staircase). Up to
-    /// `blockedForwardColumns` columns from order `blockedSolveOrder` on, the
-    /// sweep uses the memory-bound panel kernels (`BlockedTriangularSolve`,
-    /// column starts); otherwise blocks of `staircaseBlock` rows, each a
-    /// `dtrsm` on its diagonal block and a DGEMM update of the rows below
-    /// (`staircaseForward`). A single column below order `blockedSolveOrder`
-    /// goes through `dtrsv`. Y^T Y = E_F^T K^{-1} E_F = K^{-1}[F, F].
+    /// the columns that have started by its last row (a staircase). The
+    /// route (`ForwardRoute.chosen`): up to `blockedForwardColumns` columns
+    /// (twice as many below order `blockedSolveOrder`) the sweep uses the
+    /// panel kernels (`BlockedTriangularSolve`, column starts); otherwise
+    /// blocks of `staircaseBlock` rows, each a `dtrsm` on its diagonal block
+    /// and a DGEMM update of the rows below (`staircaseForward`). A single
+    /// column below order `blockedSolveOrder` goes through `dtrsv`.
+    /// Y^T Y = E_F^T K^{-1} E_F = K^{-1}[F, F].
     /// - Throws: `invalidArgument` for a position outside 0..<order.
     /// - Complexity: ~sum over q of (n - f_q)^2 flops (to whole blocks),
     ///   ~n^2 k / 3 for positions spread evenly.
     public func forwardColumns(_ indices: [Int]) throws(LinearAlgebraError) -> Matrix {
+        try forwardColumns(indices, route: ForwardRoute.chosen(order: order, columns: indices.count))
+    }
+
+    /// How `forwardColumns` sweeps: the panel kernels, the staircase of
+    /// DGEMM updates, or `dtrsv` for one column.
+    enum ForwardRoute: CaseIterable {
+        case panels, staircase, singleColumn
+
+        /// The measured choice. On an AMD EPYC (Zen 5, 2 cores, positions at
+        /// random, medians of 31) the panels beat the staircase below order
+        /// 2048 too, where their update runs on one core: n = 1000, k = 100
+        /// 0.00082-0.00085 s against 0.00142-0.00174; k = 200 0.00166
+        /// against 0.00307; n = 2000, k = 200 0.0052 against 0.0076; n = 500,
+        /// k = 50 0.00017 against 0.00037. Beyond: n = 2000, k = 400 0.0102
+        /// against 0.0097 and n = 4000, k = 200 0.0205 against 0.0188.
+        static func chosen(order n: Int, columns k: Int) -> ForwardRoute {
+            if k == 1 && n < blockedSolveOrder { return .singleColumn }
+            let panelColumns = n >= blockedSolveOrder ? blockedForwardColumns : 2 * blockedForwardColumns
+            return k <= panelColumns ? .panels : .staircase
+        }
+    }
+
+    /// `forwardColumns(_:)` by the given route (`.singleColumn` needs one
+    /// column). The tests compare the routes.
+    func forwardColumns(_ indices: [Int], route: ForwardRoute) throws(LinearAlgebraError) -> Matrix {
         if let bad = indices.first(where: { $0 < 0 || $0 >= order }) {
             throw .invalidArgument(operation: "Cholesky.forwardColumns", detail: "index \(bad) out of 0..<\(order)")
         }
@@ -191,12 +218,16 @@ public struct Cholesky: Sendable {
         try storage.withUnsafeBufferPointer { (pl) throws(LinearAlgebraError) in
             try sorted.withUnsafeMutableBufferPointer { (px) throws(LinearAlgebraError) in
                 let l = pl.baseAddress!, xs = px.baseAddress!
-                if k <= Self.blockedForwardColumns && n >= Self.blockedSolveOrder {
+                switch route {
+                case .panels:
                     try BlockedTriangularSolve.run(n: n, l: l, ld: ld, from: starts[0], x: xs, ldx: n, nrhs: k,
                                                    transposed: false, columnStarts: starts)
-                } else if k == 1 {  // one column: the level-2 kernel is faster
+                case .singleColumn:   // one column: the level-2 kernel is faster
+                    guard k == 1 else {
+                        throw .invalidArgument(operation: "Cholesky.forwardColumns", detail: "dtrsv takes one column, not \(k)")
+                    }
                     try dtrsv(transL: false, n: n - starts[0], l: l + starts[0] * (ld + 1), ldl: ld, x: xs + starts[0])
-                } else {
+                case .staircase:
                     try Self.staircaseForward(n: n, l: l, ld: ld, x: xs, starts: starts)
                 }
             }
@@ -234,8 +265,8 @@ public struct Cholesky: Sendable {
 
     /// X = L^{-T} Y (n x c): the backward half of a solve with K.
     /// - Throws: `dimensionMismatch` unless `y` has n rows.
-    /// - Complexity: n^2 c flops; up to `blockedSolveColumns` columns one
-    ///   pass over L on every core (`BlockedTriangularSolve`).
+    /// - Complexity: n^2 c flops; where `solvesBlocked`, one pass over L on
+    ///   every core (`BlockedTriangularSolve`).
     public func backwardSolve(_ y: Matrix) throws(LinearAlgebraError) -> Matrix {
         guard y.rows == order else {
             throw .dimensionMismatch(operation: "Cholesky.backwardSolve", detail: "right-hand side \(y.rows) x \(y.columns) for order \(order)")
@@ -245,7 +276,7 @@ public struct Cholesky: Sendable {
         guard c > 0 else { return x }
         try storage.withUnsafeBufferPointer { (pl) throws(LinearAlgebraError) in
             try x.withUnsafeMutableBufferPointer { (px) throws(LinearAlgebraError) in
-                if c <= Self.blockedSolveColumns && n >= Self.blockedSolveOrder {
+                if Self.solvesBlocked(order: n, columns: c) {
                     try BlockedTriangularSolve.run(n: n, l: pl.baseAddress!, ld: ld, from: 0, x: px.baseAddress!,
                                                    ldx: n, nrhs: c, transposed: true)
                 } else if c == 1 {
@@ -258,8 +289,8 @@ public struct Cholesky: Sendable {
         return x
     }
 
-    /// Up to this many columns (from `blockedSolveOrder` on) `forwardColumns`
-    /// solves all of them with the memory-bound panel kernels
+    /// Up to this many columns (from `blockedSolveOrder` on; twice as many
+    /// below) `forwardColumns` solves all of them with the panel kernels
     /// (`BlockedTriangularSolve`); beyond, by the staircase of DGEMM updates
     /// (`staircaseForward`). At n = 8000 with positions at random: 100
     /// columns 0.067-0.095 s against 0.108-0.115 in dtrsm groups (Intel
@@ -283,6 +314,18 @@ public struct Cholesky: Sendable {
     /// (`BlockedTriangularSolve`); beyond, `dtrsm` is level-3 enough.
     static let blockedSolveColumns = 16
     static let blockedSolveOrder = 2048
+
+    /// Whether `solve` and `backwardSolve` take the blocked solves: up to
+    /// `blockedSolveColumns` columns from order `blockedSolveOrder` on, and
+    /// from 2 columns already at order 1024. On an AMD EPYC (Zen 5, 2 cores,
+    /// medians of 31) L^{-T} Y at n = 1024, 2 and 4 columns: 0.00016 s
+    /// against 0.00017 and 0.00027 for dtrsm; n = 1500, 4 columns 0.00027
+    /// against 0.00062; n = 2000, 2 and 10 columns 0.00054 and 0.00107
+    /// against 0.00086 and 0.00177; one column stays faster by dtrsv (n =
+    /// 2000: 0.00034 against 0.00049), and n = 1000 with 10 columns is a tie.
+    static func solvesBlocked(order n: Int, columns c: Int) -> Bool {
+        c <= blockedSolveColumns && (n >= blockedSolveOrder || (c >= 2 && n >= 1024))
+    }
 
     /// Solves L Y = B (or L^T Y = B when `transposed`) (`dtrsm`).
     /// - Complexity: n^2 c flops.

@@ -183,16 +183,21 @@ struct CholeskyTests {
         #expect(try Matrix.relativeDistance(chol.backwardSolve(lx), x) < 1e-15 * Double(n))
     }
 
-    @Test("forward columns far apart, each solved only from the block where it starts, equal dtrsm on the whole identity",
+    @Test("forward columns far apart, each solved only from the block where it starts, equal dtrsm on the whole identity, by every route",
           arguments: [(2100, [2099, 5, 700, 1500, 261, 260, 517, 4]), (2100, [1800, 1801, 1802]), (2100, [0, 2099]),
-                      (300, [299, 5, 69, 68, 133, 132, 0, 197]), (300, [250, 251]), (300, [298, 3, 299])])
+                      (300, [299, 5, 69, 68, 133, 132, 0, 197]), (300, [250, 251]), (300, [298, 3, 299]), (300, [17]),
+                      (600, [599, 0, 255, 256, 257, 511, 512, 300])])
     func forwardColumnsSpread(n: Int, indices: [Int]) throws {
-        // n = 2100 >= blockedSolveOrder: the panel kernels with column starts;
-        // n = 300: the staircase, with positions on and beside the bounds of
-        // its blocks of 64 rows from the first position (5 or 0, 250, 3).
+        // Both orders through the panel kernels (blocks of 256 rows, column
+        // starts; at n = 600 on and beside their bounds) and the staircase
+        // (blocks of 64 rows from the first position: 5 or 0, 250, 3), and a
+        // single column through dtrsv.
         let chol = try Cholesky(factoring: Self.dominant(n))
         let e = Matrix(rows: n, columns: indices.count) { i, j in i == indices[j] ? 1 : 0 }
         let full = try chol.solveTriangular(e)
+        for route in Cholesky.ForwardRoute.allCases where route != .singleColumn || indices.count == 1 {
+            #expect(try Matrix.relativeDistance(chol.forwardColumns(indices, route: route), full) < 1e-15 * Double(n), "\(route)")
+        }
         #expect(try Matrix.relativeDistance(chol.forwardColumns(indices), full) < 1e-15 * Double(n))
     }
 
@@ -303,6 +308,31 @@ struct CholeskyTests {
                 #expect(try Matrix.relativeDistance(c.lowerFactor, fresh.lowerFactor) < 1e-15 * cond * Double(n),
                         "level \(level.name), \(threads) threads")
                 #expect(c.diagonal.allSatisfy { $0 > 0 })
+            }
+        }
+    }
+
+    @Test("the rank-k update of a factor scaled by 2^530 or 2^-530 (rotations through hypot's scaling, as sqrt(x^2 + y^2) would overflow or lose its digits below DBL_MIN) is the refactorised factor scaled alike",
+          arguments: [0x1p530, 0x1p-530])
+    func rankUpdateDeletionExtremeScale(scale: Double) throws {
+        let n = 300
+        let g = Fixtures.gaussian(n, n, seed: 29)
+        var a = try Matrix.product(g, g.transposed)
+        for i in 0..<n { a[i, i] += 0.2 }
+        let deleted = Array(Set((0..<20).map { 1 + ($0 * 131 + $0 * $0 * 5) % (n - 1) })).sorted()
+        let keep = (0..<n).filter { !deleted.contains($0) }
+        let fresh = try Cholesky(factoring: Fixtures.principal(a, keeping: keep))
+        let cond = try fresh.conditionEstimate()
+        var expected = fresh.lowerFactor
+        expected.scale(by: scale)   // a power of 2: exact
+        var l = try Cholesky(factoring: a).lowerFactor
+        l.scale(by: scale)
+        for level in KernelLevel.allCases where level <= .best {
+            for threads in [1, 2] {
+                var c = try Cholesky(lowerFactor: l)
+                try c.deleteByRankUpdate(ascending: deleted, level: level, threads: threads)
+                #expect(try Matrix.relativeDistance(c.lowerFactor, expected) < 1e-15 * cond * Double(n),
+                        "level \(level.name), \(threads) threads")
             }
         }
     }
