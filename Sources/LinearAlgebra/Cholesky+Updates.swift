@@ -155,10 +155,22 @@ extension Cholesky {
         let ldb = trailing ? mt : (mt + 7) / 8 * 8
         b = [Double](repeating: 0, count: max(ldb * k, 1) + (trailing ? 0 : 8))
         let offset = trailing ? 0 : b.withUnsafeBufferPointer { (64 - Int(bitPattern: $0.baseAddress!) % 64) % 64 / 8 }
-        // 1. B = L[tail, F] (zero above each deleted column's diagonal).
-        for (j, f) in deleted.enumerated() {
-            let col = base + f * ld
-            for (r, i) in tail.enumerated() where i > f { b[offset + r + j * ldb] = col[i] }
+        // 1. B = L[tail, F] (zero above each deleted column's diagonal): for
+        //    the deleted column f, the retained rows after f, tail[r0...]
+        //    with r0 the first r where tail[r] > f (tail ascends). Unchecked
+        //    writes, as the loop is the request's per-entry cost: r < mt <=
+        //    ldb and j < k, so offset + r + j ldb < ldb k + 8 <= b.count
+        //    (offset < 8 only without `trailing`, which adds the 8).
+        b.withUnsafeMutableBufferPointer { pb in
+            tail.withUnsafeBufferPointer { pt in
+                let dst = pb.baseAddress! + offset
+                var r0 = 0
+                for (j, f) in deleted.enumerated() {   // ascending
+                    while r0 < mt && pt[r0] < f { r0 += 1 }
+                    let col = base + f * ld, out = dst + j * ldb
+                    for r in r0..<mt { out[r] = col[pt[r]] }
+                }
+            }
         }
         // 2. Compact the retained rows and columns into the leading m x m
         //    block. Every write goes to a position at or before the one it
