@@ -158,9 +158,11 @@ extension Cholesky {
         // 1. B = L[tail, F] (zero above each deleted column's diagonal): for
         //    the deleted column f, the retained rows after f, tail[r0...]
         //    with r0 the first r where tail[r] > f (tail ascends). Unchecked
-        //    writes, as the loop is the request's per-entry cost: r < mt <=
-        //    ldb and j < k, so offset + r + j ldb < ldb k + 8 <= b.count
-        //    (offset < 8 only without `trailing`, which adds the 8).
+        //    accesses, as the loop is the request's per-entry cost: r < mt =
+        //    tail.count <= ldb and j < k, so offset + r + j ldb < offset +
+        //    ldb k <= b.count (offset is 0 with `trailing`; without, it is
+        //    below 8 and b has 8 entries more); tail[r] < n <= ld rows of
+        //    the column f.
         b.withUnsafeMutableBufferPointer { pb in
             tail.withUnsafeBufferPointer { pt in
                 let dst = pb.baseAddress! + offset
