@@ -108,7 +108,8 @@ let package = Package(
         ),
         .testTarget(
             name: "LinearAlgebraTests",
-            dependencies: ["LinearAlgebra", "TestSupport"]
+            // _CKernels: the panel kernels called on buffers at every alignment.
+            dependencies: ["LinearAlgebra", "_CKernels", "TestSupport"]
         ),
         .testTarget(
             name: "UnlearningTests",

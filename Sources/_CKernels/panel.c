@@ -22,10 +22,13 @@
 #include "kernels.h"
 #include "level.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef double v8d __attribute__((vector_size(64)));
 typedef float v8f __attribute__((vector_size(32)));
+typedef long long v8l __attribute__((vector_size(64)));
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -75,6 +78,41 @@ typedef float v8f __attribute__((vector_size(32)));
 // right-hand side (5.6 before); 64-column slices at 5.2 and 8.7.
 #define NN_COLS 16
 
+// From this many columns the tiled tn reads X from an aligned copy when X is
+// not aligned where A's vectors are: the copy is 1/cols of the work.
+#define TN_COPY_COLUMNS 64
+
+// The first row p < 8 from which the vectors of 8 entries of every column of
+// a column-major A (leading dimension lda, entries of `size` bytes) start on
+// a multiple of their own size, or 0 when lda does not keep the columns in
+// step. Large Swift arrays start 48 bytes past a page, so without this every
+// 64-byte load of a double column straddles two cache lines: the tiled tn
+// ran its in-cache steps at 37 GFLOP/s on one core of the AMD EPYC (Zen 5)
+// that way, against 56-58 aligned.
+INLINE size_t tn_phase(const void *a, size_t lda, size_t size) {
+    const size_t vb = 8 * size;
+    if ((lda * size) % vb != 0 || (uintptr_t)a % size != 0) return 0;
+    return ((vb - (uintptr_t)a % vb) % vb) / size;
+}
+
+// *v with its lanes turned so that lane l holds lane (l + 8 - p) mod 8: the
+// tiled tn's lane j, which adds the rows = p + j mod 8, back to lane (p + j)
+// mod 8 before the lanes are summed.
+INLINE void tn_rotate(v8d *v, size_t p) {
+    v8d w = *v;
+    switch (p & 7) {
+    case 1: w = __builtin_shufflevector(w, w, 7, 0, 1, 2, 3, 4, 5, 6); break;
+    case 2: w = __builtin_shufflevector(w, w, 6, 7, 0, 1, 2, 3, 4, 5); break;
+    case 3: w = __builtin_shufflevector(w, w, 5, 6, 7, 0, 1, 2, 3, 4); break;
+    case 4: w = __builtin_shufflevector(w, w, 4, 5, 6, 7, 0, 1, 2, 3); break;
+    case 5: w = __builtin_shufflevector(w, w, 3, 4, 5, 6, 7, 0, 1, 2); break;
+    case 6: w = __builtin_shufflevector(w, w, 2, 3, 4, 5, 6, 7, 0, 1); break;
+    case 7: w = __builtin_shufflevector(w, w, 1, 2, 3, 4, 5, 6, 7, 0); break;
+    default: break;
+    }
+    *v = w;
+}
+
 #define NN_GROUPS(SUF, r, nv)                                                                       \
     do {                                                                                       \
         size_t k = 0;                                                                          \
@@ -85,8 +123,8 @@ typedef float v8f __attribute__((vector_size(32)));
 
 // The tn and nn bodies for an element type AT of A (double, or float
 // widened to double on load: LOADA), named with the suffix SUF.
-#define DEFINE_PANEL_BODIES(SUF, AT, LOADA) \
-/* acc(c, k) += sum over rows [r0, r0 + len) of a[r + c lda] x[r + k ldx] for */                  \
+#define DEFINE_PANEL_BODIES(SUF, AT, LOADA)                                                         \
+/* acc(c, k) += sum over rows [r0, r0 + len) of a[r + c lda] x[r + k ldx] for */                    \
 /* c < cb, k < kb, the 8-lane partial sums kept in buf[c ldb + k] (len a */                         \
 /* multiple of 8). */                                                                               \
 INLINE void tn_step##SUF(int cb, int kb, size_t r0, size_t len, const AT *a, size_t lda,            \
@@ -123,32 +161,32 @@ INLINE void tn_block##SUF(size_t rows, int cb, int kb, const AT *a, size_t lda, 
     }                                                                                               \
 }                                                                                                   \
                                                                                                     \
-INLINE void tn_chunked##SUF(size_t rows, size_t cols, size_t nrhs, const AT *a, size_t lda,            \
+INLINE void tn_chunked##SUF(size_t rows, size_t cols, size_t nrhs, const AT *a, size_t lda,         \
                     const double *x, size_t ldx, double *y, size_t ldy) {                           \
     size_t chunk = TN_CHUNK;                                                                        \
     for (size_t r0 = 0; r0 < rows; r0 += chunk) {                                                   \
         size_t len = rows - r0 < chunk ? rows - r0 : chunk;                                         \
-        const AT *ar = a + r0; const double *xr = x + r0;                                                  \
+        const AT *ar = a + r0; const double *xr = x + r0;                                           \
         size_t c = 0;                                                                               \
         for (; c + 4 <= cols; c += 4) {                                                             \
             size_t k = 0;                                                                           \
-            for (; k + 5 <= nrhs && nrhs != 8; k += 5) tn_block##SUF(len, 4, 5, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);\
-            for (; k + 4 <= nrhs; k += 4) tn_block##SUF(len, 4, 4, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);\
-            for (; k + 2 <= nrhs; k += 2) tn_block##SUF(len, 4, 2, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);\
-            for (; k < nrhs; k++) tn_block##SUF(len, 4, 1, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);\
+            for (; k + 5 <= nrhs && nrhs != 8; k += 5) tn_block##SUF(len, 4, 5, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy); \
+            for (; k + 4 <= nrhs; k += 4) tn_block##SUF(len, 4, 4, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy); \
+            for (; k + 2 <= nrhs; k += 2) tn_block##SUF(len, 4, 2, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy); \
+            for (; k < nrhs; k++) tn_block##SUF(len, 4, 1, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy); \
         }                                                                                           \
         for (; c < cols; c++) {                                                                     \
             size_t k = 0;                                                                           \
-            for (; k + 4 <= nrhs; k += 4) tn_block##SUF(len, 1, 4, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);\
-            for (; k < nrhs; k++) tn_block##SUF(len, 1, 1, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy);\
+            for (; k + 4 <= nrhs; k += 4) tn_block##SUF(len, 1, 4, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy); \
+            for (; k < nrhs; k++) tn_block##SUF(len, 1, 1, ar + c * lda, lda, xr + k * ldx, ldx, y + c + k * ldy, ldy); \
         }                                                                                           \
     }                                                                                               \
 }                                                                                                   \
                                                                                                     \
-/* Prefetches the TN_TILE_ROWS rows from row t of the group's columns at ag */                   \
-/* (left: the columns from ag on), or, past the group's end, of the next */                          \
-/* group's columns from row t - rows (rows counted on from the group's end). */                      \
-INLINE void tn_prefetch##SUF(size_t t, size_t rows, size_t left, const AT *ag, size_t lda) {         \
+/* Prefetches the TN_TILE_ROWS rows from row t of the group's columns at ag */                      \
+/* (left: the columns from ag on), or, past the group's end, of the next */                         \
+/* group's columns from row t - rows (rows counted on from the group's end). */                     \
+INLINE void tn_prefetch##SUF(size_t t, size_t rows, size_t left, const AT *ag, size_t lda) {        \
     size_t cw = left < TN_TILE_COLS ? left : TN_TILE_COLS;                                          \
     if (t >= rows) {                                                                                \
         if (left <= TN_TILE_COLS) return;                                                           \
@@ -158,15 +196,29 @@ INLINE void tn_prefetch##SUF(size_t t, size_t rows, size_t left, const AT *ag, s
     }                                                                                               \
     size_t end = t + TN_TILE_ROWS < rows ? t + TN_TILE_ROWS : rows;                                 \
     for (size_t c = 0; c < cw; c++)                                                                 \
-        for (size_t r = t; r < end; r += 64 / sizeof(AT)) __builtin_prefetch(ag + c * lda + r, 0, 3);\
+        for (size_t r = t; r < end; r += 64 / sizeof(AT)) __builtin_prefetch(ag + c * lda + r, 0, 3); \
 }                                                                                                   \
                                                                                                     \
-/* 6 to TN_TILE_RHS right-hand sides: groups of TN_TILE_COLS columns, each */                      \
+/* *out = the vector whose lane lane0 + i holds v[r0 + i] (widened) for */                          \
+/* r0 + i < r1, and 0 elsewhere (r1 - r0 <= 8 - lane0). */                                          \
+INLINE void tn_lanes##SUF(v8d *out, const AT *v, size_t r0, size_t r1, size_t lane0) {              \
+    v8d z = {0};                                                                                    \
+    for (size_t r = r0; r < r1; r++) z[lane0 + r - r0] = (double)v[r];                              \
+    *out = z;                                                                                       \
+}                                                                                                   \
+                                                                                                    \
+/* 6 to TN_TILE_RHS right-hand sides: groups of TN_TILE_COLS columns, each */                       \
 /* swept in steps of TN_TILE_ROWS rows (all its columns, then the next */                           \
 /* rows), the partial sums of the group in buf. The step's slice of X stays */                      \
 /* in L1 for all the group's columns, and the group's columns are read as */                        \
-/* TN_TILE_COLS streams side by side. Lane j of each partial sum adds rows */                       \
-/* = j mod 8 in increasing order, then the lanes and the scalar tail. */                            \
+/* TN_TILE_COLS streams side by side. */                                                            \
+/* The vectors start at row p, the first row where every column's vectors */                        \
+/* are aligned (tn_phase), and X is read from an aligned copy when it is not */                     \
+/* aligned there too and the columns reuse it enough (TN_COPY_COLUMNS). */                          \
+/* The sums do not depend on p: lane L of a partial sum adds the rows = L */                        \
+/* mod 8 below rows8 in increasing order (the rows before p first, the */                           \
+/* rows after the vector part last, each by the same multiply-add into its */                       \
+/* lane), the lanes are summed in a fixed order, then the scalar tail. */                           \
 INLINE void tn_body##SUF(size_t rows, size_t cols, size_t nrhs, const AT *a, size_t lda,            \
                          const double *x, size_t ldx, double *y, size_t ldy) {                      \
     if (nrhs <= 5 || nrhs > TN_TILE_RHS) {                                                          \
@@ -175,42 +227,77 @@ INLINE void tn_body##SUF(size_t rows, size_t cols, size_t nrhs, const AT *a, siz
     }                                                                                               \
     v8d buf[TN_TILE_COLS * TN_TILE_RHS];                                                            \
     const int nk = (int)nrhs;                                                                       \
-    const size_t whole = rows / 8 * 8;                                                              \
+    const size_t rows8 = rows / 8 * 8;                                                              \
+    size_t p = tn_phase(a, lda, sizeof(AT));                                                        \
+    if (p > rows8) p = 0;                                                                           \
+    const size_t vec = (rows8 - p) / 8 * 8;   /* rows p ..< p + vec in vectors */                   \
+    const double *xv = x + p;                                                                       \
+    size_t ldxv = ldx;                                                                              \
+    double *copy = NULL;                                                                            \
+    if (vec > 0 && cols >= TN_COPY_COLUMNS && ((uintptr_t)xv % 64 != 0 || ldx % 8 != 0)) {          \
+        copy = aligned_alloc(64, vec * nrhs * sizeof(double));   /* a multiple of 64 bytes */       \
+        if (copy) {   /* without it the loads are unaligned: slower, the same sums */               \
+            for (size_t k = 0; k < nrhs; k++) memcpy(copy + k * vec, xv + k * ldx, vec * sizeof(double)); \
+            xv = copy;                                                                              \
+            ldxv = vec;                                                                             \
+        }                                                                                           \
+    }                                                                                               \
+    v8d hx[TN_TILE_RHS], tx[TN_TILE_RHS];   /* X's rows before p and after the vectors, in their lanes */ \
+    for (int k = 0; k < nk; k++) {                                                                  \
+        tn_lanes(&hx[k], x + k * ldx, 0, p, 8 - p);                                                 \
+        tn_lanes(&tx[k], x + k * ldx, p + vec, rows8, 0);                                           \
+    }                                                                                               \
+    v8l tailMask = {0};                                                                             \
+    for (size_t r = p + vec; r < rows8; r++) tailMask[r - p - vec] = -1;                            \
     for (size_t c0 = 0; c0 < cols; c0 += TN_TILE_COLS) {                                            \
         const int cw = (int)(cols - c0 < TN_TILE_COLS ? cols - c0 : TN_TILE_COLS);                  \
-        for (int i = 0; i < cw * nk; i++) buf[i] = (v8d){0};                                        \
-        const AT *ag = a + c0 * lda;                                                                \
-        for (size_t r0 = 0; r0 < whole; r0 += TN_TILE_ROWS) {                                       \
-            size_t len = whole - r0 < TN_TILE_ROWS ? whole - r0 : TN_TILE_ROWS;                     \
-            tn_prefetch##SUF(r0 + TN_PREFETCH_BYTES / sizeof(AT), rows, cols - c0, ag, lda);         \
+        const AT *a0 = a + c0 * lda, *ag = a0 + p;                                                  \
+        for (int c = 0; c < cw; c++) {   /* the rows before p, as the first rows of their lanes */  \
+            v8d ha;                                                                                 \
+            tn_lanes##SUF(&ha, a0 + c * lda, 0, p, 8 - p);                                          \
+            for (int k = 0; k < nk; k++) {                                                          \
+                buf[c * nk + k] = (v8d){0};                                                         \
+                buf[c * nk + k] += ha * hx[k];                                                      \
+            }                                                                                       \
+        }                                                                                           \
+        for (size_t r0 = 0; r0 < vec; r0 += TN_TILE_ROWS) {                                         \
+            size_t len = vec - r0 < TN_TILE_ROWS ? vec - r0 : TN_TILE_ROWS;                         \
+            tn_prefetch##SUF(r0 + TN_PREFETCH_BYTES / sizeof(AT), rows - p, cols - c0, ag, lda);    \
             int c = 0;                                                                              \
             for (; c + 4 <= cw; c += 4) {                                                           \
                 int k = 0;                                                                          \
                 for (; k + 5 <= nk && nk != 8; k += 5)                                              \
-                    tn_step##SUF(4, 5, r0, len, ag + c * lda, lda, x + k * ldx, ldx, buf + c * nk + k, nk); \
+                    tn_step##SUF(4, 5, r0, len, ag + c * lda, lda, xv + k * ldxv, ldxv, buf + c * nk + k, nk); \
                 for (; k + 4 <= nk; k += 4)                                                         \
-                    tn_step##SUF(4, 4, r0, len, ag + c * lda, lda, x + k * ldx, ldx, buf + c * nk + k, nk); \
+                    tn_step##SUF(4, 4, r0, len, ag + c * lda, lda, xv + k * ldxv, ldxv, buf + c * nk + k, nk); \
                 for (; k + 2 <= nk; k += 2)                                                         \
-                    tn_step##SUF(4, 2, r0, len, ag + c * lda, lda, x + k * ldx, ldx, buf + c * nk + k, nk); \
+                    tn_step##SUF(4, 2, r0, len, ag + c * lda, lda, xv + k * ldxv, ldxv, buf + c * nk + k, nk); \
                 for (; k < nk; k++)                                                                 \
-                    tn_step##SUF(4, 1, r0, len, ag + c * lda, lda, x + k * ldx, ldx, buf + c * nk + k, nk); \
+                    tn_step##SUF(4, 1, r0, len, ag + c * lda, lda, xv + k * ldxv, ldxv, buf + c * nk + k, nk); \
             }                                                                                       \
             for (; c < cw; c++) {                                                                   \
                 int k = 0;                                                                          \
                 for (; k + 4 <= nk; k += 4)                                                         \
-                    tn_step##SUF(1, 4, r0, len, ag + c * lda, lda, x + k * ldx, ldx, buf + c * nk + k, nk); \
+                    tn_step##SUF(1, 4, r0, len, ag + c * lda, lda, xv + k * ldxv, ldxv, buf + c * nk + k, nk); \
                 for (; k < nk; k++)                                                                 \
-                    tn_step##SUF(1, 1, r0, len, ag + c * lda, lda, x + k * ldx, ldx, buf + c * nk + k, nk); \
+                    tn_step##SUF(1, 1, r0, len, ag + c * lda, lda, xv + k * ldxv, ldxv, buf + c * nk + k, nk); \
             }                                                                                       \
         }                                                                                           \
         for (int c = 0; c < cw; c++) {                                                              \
+            v8d ta;                                                                                 \
+            tn_lanes##SUF(&ta, a0 + c * lda, p + vec, rows8, 0);                                    \
             for (int k = 0; k < nk; k++) {                                                          \
-                double s = SUM8(buf[c * nk + k]);                                                   \
-                for (size_t t = whole; t < rows; t++) s += ag[t + c * lda] * x[t + k * ldx];        \
+                v8d b = buf[c * nk + k], more = b;                                                  \
+                more += ta * tx[k];   /* the rows after the vectors, as the last rows of their lanes */ \
+                b = (v8d)(((v8l)more & tailMask) | ((v8l)b & ~tailMask));                           \
+                tn_rotate(&b, p);   /* lane L: the rows = L mod 8 */                                \
+                double s = SUM8(b);                                                                 \
+                for (size_t t = rows8; t < rows; t++) s += a0[t + c * lda] * x[t + k * ldx];        \
                 y[c0 + c + k * ldy] += s;                                                           \
             }                                                                                       \
         }                                                                                           \
     }                                                                                               \
+    free(copy);                                                                                     \
 }                                                                                                   \
                                                                                                     \
 /* out[r + 8v + i + k ldo] += sum_c a[r + 8v + i + c lda] y[c + k ldy] for the */                   \
@@ -233,25 +320,37 @@ INLINE void nn_block##SUF(size_t r, int nv, int kb, size_t cols, const AT *a, si
 }                                                                                                   \
                                                                                                     \
                                                                                                     \
-/* Slices of NN_COLS columns, each swept down all rows in blocks of 32: */                         \
+/* out[r + k ldo] += sum_c a[r + c lda] y[c + k ldy] for the rows r0 ..< r1, */                     \
+/* one row at a time: the same multiply-adds in the same order as a lane. */                        \
+INLINE void nn_rows##SUF(size_t r0, size_t r1, size_t cols, size_t nrhs, const AT *a, size_t lda,   \
+                         const double *y, size_t ldy, double *out, size_t ldo) {                    \
+    for (size_t r = r0; r < r1; r++) {                                                              \
+        for (size_t k = 0; k < nrhs; k++) {                                                         \
+            double s = out[r + k * ldo];                                                            \
+            for (size_t c = 0; c < cols; c++) s += a[r + c * lda] * y[c + k * ldy];                 \
+            out[r + k * ldo] = s;                                                                   \
+        }                                                                                           \
+    }                                                                                               \
+}                                                                                                   \
+                                                                                                    \
+/* Slices of NN_COLS columns, each swept down all rows in blocks of 32: */                          \
 /* every column is then read in runs as long as the slice is tall, by */                            \
-/* NN_COLS streams at once. The sums keep their order (c ascending). */                             \
+/* NN_COLS streams at once. The blocks start at row p, the first row where */                       \
+/* A's vectors are aligned (tn_phase); the rows before it go one at a time. */                      \
+/* Each entry of out sums its products in the same order (c ascending) */                           \
+/* whichever way its row goes, so the result does not depend on p. */                               \
 INLINE void nn_body##SUF(size_t rows, size_t allCols, size_t nrhs, const AT *allA, size_t lda,      \
                     const double *allY, size_t ldy, double *out, size_t ldo) {                      \
+    size_t p = rows >= 32 ? tn_phase(allA, lda, sizeof(AT)) : 0;                                    \
     for (size_t c0 = 0; c0 < allCols; c0 += NN_COLS) {                                              \
         const size_t cols = allCols - c0 < NN_COLS ? allCols - c0 : NN_COLS;                        \
         const AT *a = allA + c0 * lda;                                                              \
         const double *y = allY + c0;                                                                \
-        size_t r = 0;                                                                               \
+        nn_rows##SUF(0, p, cols, nrhs, a, lda, y, ldy, out, ldo);                                   \
+        size_t r = p;                                                                               \
         for (; r + 32 <= rows; r += 32) NN_GROUPS(SUF, r, 4);                                       \
         for (; r + 8 <= rows; r += 8) NN_GROUPS(SUF, r, 1);                                         \
-        for (; r < rows; r++) {                                                                     \
-            for (size_t k = 0; k < nrhs; k++) {                                                     \
-                double s = out[r + k * ldo];                                                        \
-                for (size_t c = 0; c < cols; c++) s += a[r + c * lda] * y[c + k * ldy];             \
-                out[r + k * ldo] = s;                                                               \
-            }                                                                                       \
-        }                                                                                           \
+        nn_rows##SUF(r, rows, cols, nrhs, a, lda, y, ldy, out, ldo);                                \
     }                                                                                               \
 }                                                                                                   \
     /* end */
