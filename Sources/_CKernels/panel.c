@@ -16,8 +16,11 @@
 // 32-row x 4-rhs block of Out in registers across a slice of 16 columns of
 // A, slice after slice. The bodies are plain C on GCC/Clang vector types,
 // compiled for the baseline, AVX2+FMA and AVX-512F like the sin/cos kernel.
-// Sums are taken in a fixed order for a given level, so results are
-// deterministic; they differ from BLAS in the last bits.
+// The vectors of A start at the first row where A's columns are aligned to
+// the vector's size (tn_phase), whatever the buffer's address; the rows
+// before it take the scalar path (nn) or the first lanes (tn). Sums are
+// taken in a fixed order for a given level, whatever the alignment, so
+// results are deterministic; they differ from BLAS in the last bits.
 
 #include "kernels.h"
 #include "level.h"
