@@ -100,9 +100,10 @@ public struct RandomFourierFeatures: FeatureMap {
         let w = range == 0..<frequencies.columns ? frequencies : try frequencies.selectingColumns(range)
         try Matrix.multiply(inputs, w, into: out + f * n, leadingDimension: n)
         let base = KernelPointer(base: out)
-        // Long row ranges (one per core when n allows): each column segment
-        // is then a long contiguous run.
-        parallelChunks(n, minimumChunk: max(512, n / KernelThreads.count)) { rows in
+        // Long row ranges, one per core from 256 rows a core on: each column
+        // segment is then a long contiguous run. (From 512, n = 1000 ran its
+        // 2 M pairs on one core.)
+        parallelChunks(n, minimumChunk: max(256, n / KernelThreads.count)) { rows in
             for l in 0..<f {
                 let column = base.base + rows.lowerBound
                 scaledSinCos(column + (f + l) * n, count: rows.count, scale: scale,
