@@ -116,6 +116,15 @@ INLINE void tn_rotate(v8d *v, size_t p) {
     *v = w;
 }
 
+// The rows of a panel that the tn kernels take in vectors, from the phase p0
+// of its columns (tn_phase): p ..< p + vec, with p = p0 unless the panel
+// has fewer whole vectors than that; the sums do not depend on p.
+INLINE void tn_vector_rows(size_t rows, size_t p0, size_t *p, size_t *vec) {
+    const size_t rows8 = rows / 8 * 8;
+    *p = p0 > rows8 ? 0 : p0;
+    *vec = (rows8 - *p) / 8 * 8;
+}
+
 #define NN_GROUPS(SUF, r, nv)                                                                       \
     do {                                                                                       \
         size_t k = 0;                                                                          \
@@ -147,21 +156,65 @@ INLINE void tn_step##SUF(int cb, int kb, size_t r0, size_t len, const AT *a, siz
         for (int k = 0; k < kb; k++) buf[c * ldb + k] = acc[c][k];                                  \
 }                                                                                                   \
                                                                                                     \
-/* y[c + k ldy] += sum_r a[r + c lda] x[r + k ldx] for c < cb, k < kb: the */                       \
-/* whole vectors of rows by tn_step, then the lanes and the scalar tail. */                         \
-INLINE void tn_block##SUF(size_t rows, int cb, int kb, const AT *a, size_t lda,                     \
-                     const double *x, size_t ldx, double *y, size_t ldy) {                          \
-    v8d buf[4 * 5];                                                                                 \
-    for (int i = 0; i < 4 * 5; i++) buf[i] = (v8d){0};                                              \
-    const size_t whole = rows / 8 * 8;                                                              \
-    tn_step##SUF(cb, kb, 0, whole, a, lda, x, ldx, buf, 5);                                         \
+/* *out = the vector whose lane lane0 + i holds v[r0 + i] (widened) for */                          \
+/* r0 + i < r1, and 0 elsewhere (r1 - r0 <= 8 - lane0). */                                          \
+INLINE void tn_lanes##SUF(v8d *out, const AT *v, size_t r0, size_t r1, size_t lane0) {              \
+    v8d z = {0};                                                                                    \
+    for (size_t r = r0; r < r1; r++) z[lane0 + r - r0] = (double)v[r];                              \
+    *out = z;                                                                                       \
+}                                                                                                   \
+                                                                                                    \
+/* The partial sums' start, buf[c ldb + k] for c < cb, k < kb: the rows */                          \
+/* before p, row r in lane r + 8 - p (each lane's first row), 0 elsewhere. */                       \
+INLINE void tn_open##SUF(int cb, int kb, size_t p, const AT *a, size_t lda, const double *x, size_t ldx, \
+                         v8d *buf, int ldb) {                                                       \
+    v8d hx[TN_TILE_RHS];                                                                            \
+    for (int k = 0; k < kb; k++) tn_lanes(&hx[k], x + k * ldx, 0, p, 8 - p);                        \
     for (int c = 0; c < cb; c++) {                                                                  \
+        v8d ha;                                                                                     \
+        tn_lanes##SUF(&ha, a + c * lda, 0, p, 8 - p);                                               \
         for (int k = 0; k < kb; k++) {                                                              \
-            double s = SUM8(buf[c * 5 + k]);                                                        \
-            for (size_t t = whole; t < rows; t++) s += a[t + c * lda] * x[t + k * ldx];             \
+            buf[c * ldb + k] = (v8d){0};                                                            \
+            buf[c * ldb + k] += ha * hx[k];                                                         \
+        }                                                                                           \
+    }                                                                                               \
+}                                                                                                   \
+                                                                                                    \
+/* y[c + k ldy] += the partial sums of rows 0 ..< rows, whose vectors ran */                        \
+/* over rows p ..< p + vec: the rows from p + vec to rows8 = rows / 8 * 8 */                        \
+/* into lane (r - p) mod 8 (each lane's last rows), the lanes turned back */                        \
+/* so that lane L holds the rows = L mod 8 and summed, then the scalar tail. */                     \
+INLINE void tn_close##SUF(int cb, int kb, size_t rows, size_t p, size_t vec, const AT *a, size_t lda, \
+                          const double *x, size_t ldx, const v8d *buf, int ldb, double *y, size_t ldy) { \
+    const size_t rows8 = rows / 8 * 8;                                                              \
+    v8d tx[TN_TILE_RHS];                                                                            \
+    v8l tail = {0};                                                                                 \
+    for (size_t r = p + vec; r < rows8; r++) tail[r - p - vec] = -1;                                \
+    for (int k = 0; k < kb; k++) tn_lanes(&tx[k], x + k * ldx, p + vec, rows8, 0);                  \
+    for (int c = 0; c < cb; c++) {                                                                  \
+        v8d ta;                                                                                     \
+        tn_lanes##SUF(&ta, a + c * lda, p + vec, rows8, 0);                                         \
+        for (int k = 0; k < kb; k++) {                                                              \
+            v8d b = buf[c * ldb + k], more = b;                                                     \
+            more += ta * tx[k];                                                                     \
+            b = (v8d)(((v8l)more & tail) | ((v8l)b & ~tail));                                       \
+            tn_rotate(&b, p);                                                                       \
+            double s = SUM8(b);                                                                     \
+            for (size_t t = rows8; t < rows; t++) s += a[t + c * lda] * x[t + k * ldx];             \
             y[c + k * ldy] += s;                                                                    \
         }                                                                                           \
     }                                                                                               \
+}                                                                                                   \
+                                                                                                    \
+/* y[c + k ldy] += sum_r a[r + c lda] x[r + k ldx] for c < cb, k < kb. */                           \
+INLINE void tn_block##SUF(size_t rows, int cb, int kb, const AT *a, size_t lda,                     \
+                     const double *x, size_t ldx, double *y, size_t ldy) {                          \
+    v8d buf[4 * 5];                                                                                 \
+    size_t p, vec;                                                                                  \
+    tn_vector_rows(rows, tn_phase(a, lda, sizeof(AT)), &p, &vec);                                   \
+    tn_open##SUF(cb, kb, p, a, lda, x, ldx, buf, 5);                                                \
+    tn_step##SUF(cb, kb, 0, vec, a + p, lda, x + p, ldx, buf, 5);                                   \
+    tn_close##SUF(cb, kb, rows, p, vec, a, lda, x, ldx, buf, 5, y, ldy);                            \
 }                                                                                                   \
                                                                                                     \
 INLINE void tn_chunked##SUF(size_t rows, size_t cols, size_t nrhs, const AT *a, size_t lda,         \
@@ -202,14 +255,6 @@ INLINE void tn_prefetch##SUF(size_t t, size_t rows, size_t left, const AT *ag, s
         for (size_t r = t; r < end; r += 64 / sizeof(AT)) __builtin_prefetch(ag + c * lda + r, 0, 3); \
 }                                                                                                   \
                                                                                                     \
-/* *out = the vector whose lane lane0 + i holds v[r0 + i] (widened) for */                          \
-/* r0 + i < r1, and 0 elsewhere (r1 - r0 <= 8 - lane0). */                                          \
-INLINE void tn_lanes##SUF(v8d *out, const AT *v, size_t r0, size_t r1, size_t lane0) {              \
-    v8d z = {0};                                                                                    \
-    for (size_t r = r0; r < r1; r++) z[lane0 + r - r0] = (double)v[r];                              \
-    *out = z;                                                                                       \
-}                                                                                                   \
-                                                                                                    \
 /* 6 to TN_TILE_RHS right-hand sides: groups of TN_TILE_COLS columns, each */                       \
 /* swept in steps of TN_TILE_ROWS rows (all its columns, then the next */                           \
 /* rows), the partial sums of the group in buf. The step's slice of X stays */                      \
@@ -230,10 +275,8 @@ INLINE void tn_body##SUF(size_t rows, size_t cols, size_t nrhs, const AT *a, siz
     }                                                                                               \
     v8d buf[TN_TILE_COLS * TN_TILE_RHS];                                                            \
     const int nk = (int)nrhs;                                                                       \
-    const size_t rows8 = rows / 8 * 8;                                                              \
-    size_t p = tn_phase(a, lda, sizeof(AT));                                                        \
-    if (p > rows8) p = 0;                                                                           \
-    const size_t vec = (rows8 - p) / 8 * 8;   /* rows p ..< p + vec in vectors */                   \
+    size_t p, vec;                                                                                  \
+    tn_vector_rows(rows, tn_phase(a, lda, sizeof(AT)), &p, &vec);                                   \
     const double *xv = x + p;                                                                       \
     size_t ldxv = ldx;                                                                              \
     double *copy = NULL;                                                                            \
@@ -245,24 +288,10 @@ INLINE void tn_body##SUF(size_t rows, size_t cols, size_t nrhs, const AT *a, siz
             ldxv = vec;                                                                             \
         }                                                                                           \
     }                                                                                               \
-    v8d hx[TN_TILE_RHS], tx[TN_TILE_RHS];   /* X's rows before p and after the vectors, in their lanes */ \
-    for (int k = 0; k < nk; k++) {                                                                  \
-        tn_lanes(&hx[k], x + k * ldx, 0, p, 8 - p);                                                 \
-        tn_lanes(&tx[k], x + k * ldx, p + vec, rows8, 0);                                           \
-    }                                                                                               \
-    v8l tailMask = {0};                                                                             \
-    for (size_t r = p + vec; r < rows8; r++) tailMask[r - p - vec] = -1;                            \
     for (size_t c0 = 0; c0 < cols; c0 += TN_TILE_COLS) {                                            \
         const int cw = (int)(cols - c0 < TN_TILE_COLS ? cols - c0 : TN_TILE_COLS);                  \
         const AT *a0 = a + c0 * lda, *ag = a0 + p;                                                  \
-        for (int c = 0; c < cw; c++) {   /* the rows before p, as the first rows of their lanes */  \
-            v8d ha;                                                                                 \
-            tn_lanes##SUF(&ha, a0 + c * lda, 0, p, 8 - p);                                          \
-            for (int k = 0; k < nk; k++) {                                                          \
-                buf[c * nk + k] = (v8d){0};                                                         \
-                buf[c * nk + k] += ha * hx[k];                                                      \
-            }                                                                                       \
-        }                                                                                           \
+        tn_open##SUF(cw, nk, p, a0, lda, x, ldx, buf, nk);                                          \
         for (size_t r0 = 0; r0 < vec; r0 += TN_TILE_ROWS) {                                         \
             size_t len = vec - r0 < TN_TILE_ROWS ? vec - r0 : TN_TILE_ROWS;                         \
             tn_prefetch##SUF(r0 + TN_PREFETCH_BYTES / sizeof(AT), rows - p, cols - c0, ag, lda);    \
@@ -286,19 +315,7 @@ INLINE void tn_body##SUF(size_t rows, size_t cols, size_t nrhs, const AT *a, siz
                     tn_step##SUF(1, 1, r0, len, ag + c * lda, lda, xv + k * ldxv, ldxv, buf + c * nk + k, nk); \
             }                                                                                       \
         }                                                                                           \
-        for (int c = 0; c < cw; c++) {                                                              \
-            v8d ta;                                                                                 \
-            tn_lanes##SUF(&ta, a0 + c * lda, p + vec, rows8, 0);                                    \
-            for (int k = 0; k < nk; k++) {                                                          \
-                v8d b = buf[c * nk + k], more = b;                                                  \
-                more += ta * tx[k];   /* the rows after the vectors, as the last rows of their lanes */ \
-                b = (v8d)(((v8l)more & tailMask) | ((v8l)b & ~tailMask));                           \
-                tn_rotate(&b, p);   /* lane L: the rows = L mod 8 */                                \
-                double s = SUM8(b);                                                                 \
-                for (size_t t = rows8; t < rows; t++) s += a0[t + c * lda] * x[t + k * ldx];        \
-                y[c0 + c + k * ldy] += s;                                                           \
-            }                                                                                       \
-        }                                                                                           \
+        tn_close##SUF(cw, nk, rows, p, vec, a0, lda, x, ldx, buf, nk, y + c0, ldy);                 \
     }                                                                                               \
     free(copy);                                                                                     \
 }                                                                                                   \
@@ -356,6 +373,7 @@ INLINE void nn_body##SUF(size_t rows, size_t allCols, size_t nrhs, const AT *all
         nn_rows##SUF(r, rows, cols, nrhs, a, lda, y, ldy, out, ldo);                                \
     }                                                                                               \
 }                                                                                                   \
+                                                                                                    \
     /* end */
 
 DEFINE_PANEL_BODIES(, double, LOAD8)
