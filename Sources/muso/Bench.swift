@@ -148,8 +148,10 @@ struct Bench: ParsableCommand {
         (baseline 3), without the theta update, and with Phi streamed; the MUSO labels; one product \
         Phi^T times N x min(k, C), the pass over Phi that the theta update costs. Each time is the median of --repeats \
         runs (the requests with Phi held, their theta pass and the MUSO labels: at least 5, even for N above \
-        --single-run-above; the streamed request --repeats). In the same run, a DGEMM of the projection's shape, a DSYRK of the Gram's shape and a \
-        DPOTRF of its order give the machine's BLAS rate, and one read of Phi's bytes and an in-place \
+        --single-run-above; the streamed request --repeats). In the same run, a DGEMM of the projection's shape, the Gram matrix of the same shape in \
+        one call (OpenBLAS's DSYRK, or the package's AVX-512 Gram kernel where OpenBLAS's selected kernel \
+        is narrower, as the first line says: the "1-call GF/s" column) and a DPOTRF of its order give the \
+        machine's BLAS rate, and one read of Phi's bytes and an in-place \
         pass on every core its memory bandwidth: each row prints the fit (the steps of a model's fit: features, \
         offsets, Gram, factorisation, condition estimate, solve and theta) and retraining as multiples of the \
         BLAS calls training cannot avoid (DGEMM + Gram + DPOTRF), and a request as a multiple of \
@@ -219,7 +221,7 @@ struct Bench: ParsableCommand {
         var rows: [BenchRow] = []
         if !common.json {
             print("OpenBLAS \(BLASThreads.coreName) kernel, \(BLASThreads.count) threads; Gram: \(GramKernel.preferred.name); sin/cos \(RandomFourierFeatures.sinCosInstructionSet); d = 784; median of \(repeats) runs (1 run for N > \(singleRunAbove); requests with Phi held at least \(Self.minimumRequestRuns)); freed memory \(keepsFreed ? "kept for later runs" : "returned to the system")")
-            print("    N      M     k |  retrain   cached-K  unlearn  (no theta) Phi pass streaming |  x scratch  x cached-K | rel. dist | Gram GF/s  DSYRK GF/s | fit, retrain, request / floor (fastest runs) | peak cached / streaming")
+            print("    N      M     k |  retrain   cached-K  unlearn  (no theta) Phi pass streaming |  x scratch  x cached-K | rel. dist | Gram GF/s 1-call GF/s | fit, retrain, request / floor (fastest runs) | peak cached / streaming")
         }
         let total = ns.count * rs.count
         var done = 0
