@@ -60,7 +60,8 @@ typedef long long v8l __attribute__((vector_size(64)));
 // chunk from L2 for its second group of right-hand sides while memory
 // idles, and loads the right-hand sides from L2; here a step's 32 x nrhs
 // slice of X stays in L1 and 16 columns stream from memory side by side.
-// Up to 5 right-hand sides the chunked loop makes one pass per column group
+// Up to 5 right-hand sides (double A; float32 A goes by quarters, below)
+// the chunked loop makes one pass per column group
 // and is memory-bound: one right-hand side, streamed 12 columns at a time,
 // read at 15.7 GB/s on one core against 13.7 for the tiled loop.
 #define TN_TILE_ROWS 32
